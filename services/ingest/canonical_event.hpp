@@ -1,0 +1,45 @@
+// Canonical events: the one shape every adapter maps onto. map_event() validates the data of
+// one event type and writes it normalised (money in cents, instants in UTC, defaults filled),
+// ready for ingest.apply_events in the database.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gabe/json.hpp"
+
+namespace gabe::ingest {
+
+struct CanonicalEvent {
+  std::string source;
+  std::string event_id;
+  std::string type;
+  std::string occurred_at;            // RFC 3339, UTC
+  std::string raw;                    // what was received, kept for replay
+  std::string data_json;              // normalised data (empty when rejected)
+  std::optional<std::string> reject;  // why the event is rejected, if it is
+  std::vector<FieldError> errors;     // the field errors behind `reject`
+
+  // Merges and erasures depend on everything before them: they go alone in a batch.
+  bool is_barrier() const { return type == "donor.merged" || type == "donor.erased"; }
+};
+
+bool is_known_event_type(std::string_view type);
+
+// Validates `data` for `type` and fills event.data_json, or event.reject and event.errors.
+// `occurred_at` is the event's own timestamp, used where the data has no time of its own.
+void map_event(CanonicalEvent& event, const JsonValue& data);
+
+// The generic adapter's envelope {"type", "timestamp", "data"}: throws 400 when it is not an
+// object with a string type and an object data. `fallback_time` is used without timestamp.
+void map_generic_envelope(CanonicalEvent& event, const JsonValue& envelope,
+                          const std::string& fallback_time);
+
+// One NDJSON import line {"id", "source", "type", "timestamp", "data"}: like the envelope plus
+// id and source; `default_source` applies when the line has none.
+void map_import_line(CanonicalEvent& event, const JsonValue& line,
+                     const std::string& default_source, const std::string& fallback_time);
+
+}  // namespace gabe::ingest

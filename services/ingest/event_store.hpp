@@ -1,0 +1,55 @@
+// The ingest service's SQL: applying canonical events (one statement per batch, which calls
+// ingest.apply_events), webhook sources, and the reads behind the API.
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <pqxx/pqxx>
+
+#include "canonical_event.hpp"
+#include "gabe/db.hpp"
+
+namespace gabe::ingest {
+
+struct ApplyOutcome {
+  std::string event_id;
+  std::string status;  // processed, duplicate or rejected
+  std::string error;
+};
+
+// Per connection: the batch work table and the prepared statements.
+void prepare_ingest_connection(pqxx::connection& conn);
+
+// Applies events in one autocommitted statement: when this returns, their effects are
+// committed. Outcomes are in input order.
+std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
+                                       const std::vector<CanonicalEvent>& events);
+
+struct SourceInfo {
+  std::string adapter;
+  std::vector<std::string> secrets;  // current (not retired)
+};
+
+// Webhook sources with their current secrets, reloaded at most every `ttl` (rotation takes
+// effect within that time).
+class SourceRegistry {
+ public:
+  SourceRegistry(db::Pool& pool, std::chrono::milliseconds ttl = std::chrono::milliseconds(2000));
+  std::optional<SourceInfo> find(const std::string& name);
+
+ private:
+  db::Pool& pool_;
+  std::chrono::milliseconds ttl_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, SourceInfo> sources_;
+  std::chrono::steady_clock::time_point loaded_{};
+};
+
+std::unordered_map<std::string, SourceInfo> load_sources(pqxx::connection& conn);
+
+}  // namespace gabe::ingest

@@ -1,0 +1,346 @@
+// The ingest API: each handler turns a request into calls of the event mapping and the store.
+#include "handlers.hpp"
+
+#include <chrono>
+#include <memory>
+
+#include "canonical_event.hpp"
+#include "civicrm_adapter.hpp"
+#include "event_store.hpp"
+#include "gabe/json.hpp"
+#include "gabe/log.hpp"
+#include "gabe/values.hpp"
+#include "importer.hpp"
+#include "ndjson.hpp"
+#include "queries.hpp"
+#include "webhook_signature.hpp"
+
+namespace gabe::ingest {
+
+namespace {
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string now_instant() {
+  return format_instant({now_seconds(), 0});
+}
+
+std::optional<std::string> opt(std::optional<std::string_view> v) {
+  return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
+}
+
+// A list answer {"items": [...], "next": cursor|null} from rows of (id, json).
+std::string list_json(const pqxx::result& rows, long limit) {
+  JsonWriter w;
+  w.begin_object().key("items").begin_array();
+  std::string last;
+  for (std::size_t i = 0; i < rows.size() && static_cast<long>(i) < limit; ++i) {
+    w.raw(rows[i][1].c_str());
+    last = rows[i][0].c_str();
+  }
+  w.end_array().key("next");
+  if (static_cast<long>(rows.size()) > limit) {
+    w.value(last);
+  } else {
+    w.null();
+  }
+  w.end_object();
+  return w.take();
+}
+
+// Maps one received body with the source's adapter.
+CanonicalEvent map_received(const std::string& adapter, const std::string& source,
+                            const std::string& event_id, const std::string& body,
+                            const std::string& fallback_time) {
+  CanonicalEvent event;
+  event.source = source;
+  event.event_id = event_id;
+  event.raw = body;
+  auto doc = parse_json(body);
+  if (adapter == "civicrm") {
+    event.occurred_at = fallback_time;
+    map_civicrm_event(event, *doc);
+  } else {
+    map_generic_envelope(event, *doc, fallback_time);
+  }
+  return event;
+}
+
+class IngestApi {
+ public:
+  explicit IngestApi(ServiceContext& ctx)
+      : ctx_(ctx),
+        sources_(ctx.pool),
+        webhooks_(prometheus::BuildCounter()
+                      .Name("gabe_ingest_events_total")
+                      .Help("Events received, by channel (webhook/import) and outcome")
+                      .Register(ctx.metrics.registry())) {}
+
+  http::Response webhook(http::Request& req) {
+    const std::string source(req.param("source"));
+    auto info = sources_.find(source);
+    if (!info) {
+      count("webhook", "unauthorized");
+      throw unauthorized("Unknown webhook source or bad signature.");
+    }
+    auto id = req.header("webhook-id").value_or("");
+    auto ts = req.header("webhook-timestamp").value_or("");
+    auto sig = req.header("webhook-signature").value_or("");
+    auto check = verify_webhook_signature(info->secrets, id, ts, sig, req.body, now_seconds());
+    if (check != SignatureCheck::ok) {
+      count("webhook", "unauthorized");
+      const char* why =
+          check == SignatureCheck::stale_timestamp ? "The webhook timestamp is too far from now."
+          : check == SignatureCheck::missing_headers
+              ? "The webhook-id, webhook-timestamp and webhook-signature headers are required."
+              : "Unknown webhook source or bad signature.";
+      throw unauthorized(why);
+    }
+    if (id.size() > 200) throw bad_request("The webhook-id is too long.");
+    require_json(req);
+    const std::string event_id(id);
+    auto fallback = format_instant({std::strtoll(std::string(ts).c_str(), nullptr, 10), 0});
+    CanonicalEvent event;
+    try {
+      event = map_received(info->adapter, source, event_id, req.body, fallback);
+    } catch (const Problem&) {
+      count("webhook", "bad_request");
+      throw;
+    }
+    auto outcomes = ctx_.pool.run([&](pqxx::connection& c) { return apply_events(c, {event}); });
+    const auto& o = outcomes.at(0);
+    count("webhook", o.status);
+    if (o.status == "rejected") {
+      auto errors = event.errors;
+      if (errors.empty()) errors.push_back({"data", o.error});
+      throw unprocessable(
+          "The event was not applied: " + o.error + ". It is kept and can be replayed.", errors);
+    }
+    JsonWriter w;
+    w.begin_object().field("status", o.status).field("event_id", event_id).end_object();
+    return http::json_response(200, w.take());
+  }
+
+  http::Response import(http::Request& req, http::BodyStream& body) {
+    auto ct = req.header("content-type");
+    if (!ct || ct->substr(0, 20) != "application/x-ndjson") {
+      throw unsupported_media_type("The import body must be application/x-ndjson.");
+    }
+    auto sources = ctx_.pool.run([](pqxx::connection& c) { return load_sources(c); });
+    const auto default_source = opt(req.query_param("source")).value_or("");
+    Importer importer(
+        [this](const std::vector<CanonicalEvent>& events) {
+          return ctx_.pool.run([&](pqxx::connection& c) { return apply_events(c, events); });
+        },
+        [&sources](const std::string& s) { return sources.count(s) > 0; }, default_source,
+        now_instant());
+    LineSplitter splitter(1 << 20, [&](std::string_view line, std::size_t n, bool too_long) {
+      importer.line(line, n, too_long);
+    });
+    std::vector<char> buffer(256 << 10);
+    while (std::size_t n = body.read(buffer.data(), buffer.size()))
+      splitter.feed({buffer.data(), n});
+    splitter.finish();
+    const auto& summary = importer.finish();
+    webhooks_.Add({{"channel", "import"}, {"outcome", "processed"}})
+        .Increment(static_cast<double>(summary.processed));
+    webhooks_.Add({{"channel", "import"}, {"outcome", "duplicate"}})
+        .Increment(static_cast<double>(summary.duplicates));
+    webhooks_.Add({{"channel", "import"}, {"outcome", "rejected"}})
+        .Increment(static_cast<double>(summary.rejected));
+    log::info("import finished", {{"received", static_cast<std::int64_t>(summary.received)},
+                                  {"processed", static_cast<std::int64_t>(summary.processed)},
+                                  {"rejected", static_cast<std::int64_t>(summary.rejected)}});
+    return http::json_response(200, summary.to_json());
+  }
+
+  http::Response list_events(http::Request& req) {
+    auto page = parse_page(req);
+    auto status = opt(req.query_param("status"));
+    if (status && *status != "processed" && *status != "rejected") {
+      throw unprocessable("Invalid filter.", {{"status", "must be processed or rejected"}});
+    }
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      auto rows = tx.exec_params(sql::kEvents, status, page.after, page.limit + 1);
+      return http::json_response(200, list_json(rows, page.limit));
+    });
+  }
+
+  http::Response replay(http::Request& req) {
+    const auto id = parse_id(req.param("id"));
+    struct Stored {
+      std::string source, event_id, raw, status, adapter, occurred_at;
+      bool erased;
+    };
+    auto stored = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<Stored> {
+      pqxx::nontransaction tx(c);
+      auto rows = tx.exec_params(sql::kEventForReplay, id);
+      if (rows.empty()) return std::nullopt;
+      const auto& r = rows[0];
+      return Stored{r[0].c_str(),  r[1].c_str(), r[2].is_null() ? "" : r[2].c_str(),
+                    r[3].c_str(),  r[4].c_str(), r[5].is_null() ? now_instant() : r[5].c_str(),
+                    r[2].is_null()};
+    });
+    if (!stored) throw not_found("No such event.");
+    if (stored->status != "rejected")
+      throw conflict("Only rejected events can be replayed; this one was processed.");
+    if (stored->erased) throw conflict("The event's content was erased with the person it named.");
+    CanonicalEvent event;
+    try {
+      event = map_received(stored->adapter, stored->source, stored->event_id, stored->raw,
+                           stored->occurred_at);
+    } catch (const Problem& p) {
+      event.source = stored->source;
+      event.event_id = stored->event_id;
+      event.raw = stored->raw;
+      event.type = "unparseable";
+      event.occurred_at = stored->occurred_at;
+      event.reject = p.detail();
+    }
+    auto outcome = ctx_.pool.run([&](pqxx::connection& c) {
+      auto o = apply_events(c, {event}).at(0);
+      pqxx::work tx(c);
+      JsonWriter d;
+      d.begin_object()
+          .field("event_id", stored->event_id)
+          .field("source", stored->source)
+          .field("outcome", o.status)
+          .end_object();
+      record_audit(tx, ctx_.service, req.actor, "event.replay", "event:" + std::to_string(id),
+                   d.take());
+      tx.commit();
+      return o;
+    });
+    JsonWriter w;
+    w.begin_object()
+        .field("id", id)
+        .field("event_id", stored->event_id)
+        .field("status", outcome.status);
+    if (!outcome.error.empty()) w.field("error", outcome.error);
+    w.end_object();
+    return http::json_response(200, w.take());
+  }
+
+  http::Response donor(http::Request& req) {
+    const auto id = parse_id(req.param("id"));
+    return donor_by_id(id);
+  }
+
+  http::Response donors(http::Request& req) {
+    auto source = opt(req.query_param("source"));
+    auto ref = opt(req.query_param("ref"));
+    if (ref) {
+      if (!source) throw unprocessable("Invalid lookup.", {{"source", "is required with ref"}});
+      auto id = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<std::int64_t> {
+        pqxx::nontransaction tx(c);
+        auto rows = tx.exec_params(sql::kResolveRef, *source, *ref);
+        if (rows.empty()) return std::nullopt;
+        return rows[0][0].as<std::int64_t>();
+      });
+      if (!id) throw not_found("No donor with this source and ref.");
+      return donor_by_id(*id);
+    }
+    auto page = parse_page(req);
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      auto rows = tx.exec_params(sql::kDonorList, source, page.after, page.limit + 1);
+      return http::json_response(200, list_json(rows, page.limit));
+    });
+  }
+
+  http::Response gifts(http::Request& req) {
+    const auto id = parse_id(req.param("id"));
+    auto page = parse_page(req);
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      if (tx.exec_params(sql::kDonorExists, id).empty()) throw not_found("No such donor.");
+      auto rows = tx.exec_params(sql::kDonorGifts, id, page.after, page.limit + 1);
+      return http::json_response(200, list_json(rows, page.limit));
+    });
+  }
+
+  http::Response stats(http::Request&) {
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      return http::json_response(200, tx.exec(sql::kStats)[0][0].c_str());
+    });
+  }
+
+  http::Response export_donor(http::Request& req) {
+    const auto id = parse_id(req.param("id"));
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      if (tx.exec_params(sql::kDonorExists, id).empty()) throw not_found("No such donor.");
+      auto body = std::string(tx.exec_params(sql::kDonorExport, id)[0][0].c_str());
+      record_audit(tx, ctx_.service, req.actor, "donor.export", "donor:" + std::to_string(id),
+                   "{}");
+      tx.commit();
+      auto r = http::json_response(200, std::move(body));
+      r.headers.emplace_back("content-disposition",
+                             "attachment; filename=\"donor-" + std::to_string(id) + ".json\"");
+      return r;
+    });
+  }
+
+  http::Response erase(http::Request& req) {
+    const auto id = parse_id(req.param("id"));
+    ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      auto rows = tx.exec_params(sql::kDonorErased, id);
+      if (rows.empty()) throw not_found("No such donor.");
+      tx.exec_params(sql::kEraseDonor, id, req.actor);
+      tx.commit();
+    });
+    JsonWriter w;
+    w.begin_object().field("id", id).field("erased", true).end_object();
+    return http::json_response(200, w.take());
+  }
+
+ private:
+  http::Response donor_by_id(std::int64_t id) {
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      auto rows = tx.exec_params(sql::kDonorJson, id);
+      if (rows.empty()) throw not_found("No such donor.");
+      return http::json_response(200, rows[0][0].c_str());
+    });
+  }
+
+  void count(const char* channel, const std::string& outcome) {
+    webhooks_.Add({{"channel", channel}, {"outcome", outcome}}).Increment();
+  }
+
+  ServiceContext& ctx_;
+  SourceRegistry sources_;
+  prometheus::Family<prometheus::Counter>& webhooks_;
+};
+
+}  // namespace
+
+void register_routes(ServiceContext& ctx) {
+  auto api = std::make_shared<IngestApi>(ctx);
+  using M = http::Method;
+  auto& r = ctx.router;
+  r.add(M::post, "/v1/webhooks/{source}", std::nullopt,
+        [api](http::Request& q) { return api->webhook(q); });
+  r.add_streaming(M::post, "/v1/import", Role::admin,
+                  [api](http::Request& q, http::BodyStream& b) { return api->import(q, b); });
+  r.add(M::get, "/v1/events", Role::admin, [api](http::Request& q) { return api->list_events(q); });
+  r.add(M::post, "/v1/events/{id}/replay", Role::admin,
+        [api](http::Request& q) { return api->replay(q); });
+  r.add(M::get, "/v1/donors", Role::viewer, [api](http::Request& q) { return api->donors(q); });
+  r.add(M::get, "/v1/donors/{id}", Role::viewer, [api](http::Request& q) { return api->donor(q); });
+  r.add(M::del, "/v1/donors/{id}", Role::admin, [api](http::Request& q) { return api->erase(q); });
+  r.add(M::get, "/v1/donors/{id}/gifts", Role::viewer,
+        [api](http::Request& q) { return api->gifts(q); });
+  r.add(M::get, "/v1/donors/{id}/export", Role::admin,
+        [api](http::Request& q) { return api->export_donor(q); });
+  r.add(M::get, "/v1/stats", Role::viewer, [api](http::Request& q) { return api->stats(q); });
+}
+
+}  // namespace gabe::ingest

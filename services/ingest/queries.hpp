@@ -1,0 +1,137 @@
+// The SQL behind the ingest API's reads and erasure, named for what each does.
+#pragma once
+
+#include <string>
+
+namespace gabe::ingest::sql {
+
+// The API's view of a donor, as JSON text, for the donors in `d` (joined with `p`).
+inline const std::string kDonorJsonExpr = R"sql(
+json_build_object(
+  'id', d.id, 'source', d.source, 'ref', d.ref, 'language', d.language, 'country', d.country,
+  'tags', d.tags, 'placeholder', d.is_placeholder, 'merged_into', d.merged_into,
+  'erased', d.erased_at IS NOT NULL,
+  'erased_at', to_char(d.erased_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+  'profiling_objection', d.profiling_objection,
+  'updated_at', CASE WHEN isfinite(d.updated_at)
+                     THEN to_char(d.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END,
+  'created_at', to_char(d.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+  'contact', CASE WHEN p.donor_id IS NULL THEN NULL ELSE json_build_object(
+      'first_name', p.first_name, 'last_name', p.last_name, 'organization_name', p.organization_name,
+      'email', p.email, 'phone', p.phone, 'street', p.street, 'postal_code', p.postal_code,
+      'city', p.city) END,
+  'consent', COALESCE((SELECT json_object_agg(c.channel, json_build_object(
+      'granted', c.granted, 'at', to_char(c.at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+      'source', c.source)) FROM donor.consents c WHERE c.donor_id = d.id), '{}'::json),
+  'gifts', (SELECT json_build_object(
+      'count', count(*),
+      'amount_total', to_char(COALESCE(sum(g.amount_cents), 0) / 100.0, 'FM999999999990.00'),
+      'first_on', min(g.received_on), 'last_on', max(g.received_on))
+    FROM donor.gifts g WHERE g.donor_id = d.id AND g.status = 'completed')
+)::text)sql";
+
+// $1 donor id -> one JSON text (or no row).
+inline const std::string kDonorJson =
+    "SELECT " + kDonorJsonExpr +
+    " FROM donor.donors d LEFT JOIN pii.donor_pii p ON p.donor_id = d.id WHERE d.id = $1";
+
+// $1 source or NULL, $2 after id, $3 limit -> (id, JSON text); merged donors are left out.
+inline const std::string kDonorList =
+    "SELECT d.id, " + kDonorJsonExpr +
+    " FROM donor.donors d LEFT JOIN pii.donor_pii p ON p.donor_id = d.id "
+    "WHERE ($1::text IS NULL OR d.source = $1) AND ($2::bigint IS NULL OR d.id > $2) AND "
+    "d.merged_into IS NULL "
+    "ORDER BY d.id LIMIT $3";
+
+inline constexpr const char* kResolveRef = R"sql(
+SELECT r.donor_id FROM ingest.donor_refs r WHERE r.source = $1 AND r.ref = $2
+)sql";
+
+inline constexpr const char* kDonorExists = "SELECT 1 FROM donor.donors WHERE id = $1";
+
+// $1 donor, $2 after gift id, $3 limit.
+inline constexpr const char* kDonorGifts = R"sql(
+SELECT g.id, json_build_object(
+  'id', g.id, 'source', g.source, 'ref', g.ref,
+  'amount', to_char(g.amount_cents / 100.0, 'FM999999999990.00'), 'currency', g.currency,
+  'received_on', g.received_on, 'campaign_ref', g.campaign_ref, 'channel', g.channel, 'fund', g.fund,
+  'recurring_ref', g.recurring_ref, 'status', g.status)::text
+FROM donor.gifts g WHERE g.donor_id = $1 AND ($2::bigint IS NULL OR g.id > $2)
+ORDER BY g.id LIMIT $3
+)sql";
+
+inline constexpr const char* kStats = R"sql(
+SELECT json_build_object(
+  'donors', (SELECT count(*) FROM donor.donors WHERE merged_into IS NULL AND erased_at IS NULL),
+  'gifts', (SELECT count(*) FROM donor.gifts WHERE status = 'completed'),
+  'gift_amount_total', (SELECT to_char(COALESCE(sum(amount_cents), 0) / 100.0, 'FM999999999990.00')
+                        FROM donor.gifts WHERE status = 'completed'),
+  'events', json_build_object(
+     'processed', (SELECT count(*) FROM ingest.inbox WHERE status = 'processed'),
+     'rejected', (SELECT count(*) FROM ingest.inbox WHERE status = 'rejected'))
+)::text
+)sql";
+
+// $1 status or NULL, $2 after id, $3 limit.
+inline constexpr const char* kEvents = R"sql(
+SELECT i.id, json_build_object(
+  'id', i.id, 'source', i.source, 'event_id', i.event_id, 'type', i.type, 'status', i.status,
+  'error', i.error, 'attempts', i.attempts,
+  'received_at', to_char(i.received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))::text
+FROM ingest.inbox i
+WHERE ($1::text IS NULL OR i.status = $1) AND ($2::bigint IS NULL OR i.id > $2)
+ORDER BY i.id LIMIT $3
+)sql";
+
+inline constexpr const char* kEventForReplay = R"sql(
+SELECT i.source, i.event_id, i.raw, i.status, s.adapter,
+       to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+FROM ingest.inbox i JOIN ingest.sources s ON s.name = i.source
+WHERE i.id = $1
+)sql";
+
+// Art. 15/20: everything held about the person, as one JSON document.
+inline constexpr const char* kDonorExport = R"sql(
+SELECT json_build_object(
+  'exported_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+  'donor', (SELECT json_build_object('id', d.id, 'source', d.source, 'ref', d.ref, 'language', d.language,
+              'country', d.country, 'tags', d.tags, 'profiling_objection', d.profiling_objection,
+              'merged_into', d.merged_into, 'erased', d.erased_at IS NOT NULL,
+              'created_at', d.created_at, 'updated_at', CASE WHEN isfinite(d.updated_at) THEN d.updated_at END)
+            FROM donor.donors d WHERE d.id = $1),
+  'other_refs', COALESCE((SELECT json_agg(json_build_object('source', r.source, 'ref', r.ref) ORDER BY r.ref)
+            FROM ingest.donor_refs r JOIN donor.donors d ON d.id = r.donor_id
+            WHERE r.donor_id = $1 AND r.ref IS DISTINCT FROM d.ref), '[]'::json),
+  'contact', (SELECT row_to_json(p) FROM pii.donor_pii p WHERE p.donor_id = $1),
+  'audit_attributes', (SELECT json_build_object('gender', a.gender, 'age_band', a.age_band)
+            FROM donor.audit_attributes a WHERE a.donor_id = $1),
+  'consent', COALESCE((SELECT json_agg(json_build_object('channel', c.channel, 'granted', c.granted,
+            'at', c.at, 'source', c.source) ORDER BY c.channel) FROM donor.consents c WHERE c.donor_id = $1), '[]'::json),
+  'consent_history', COALESCE((SELECT json_agg(json_build_object('channel', h.channel, 'granted', h.granted,
+            'at', h.at, 'source', h.source, 'recorded_at', h.recorded_at) ORDER BY h.id)
+            FROM donor.consent_history h WHERE h.donor_id = $1), '[]'::json),
+  'gifts', COALESCE((SELECT json_agg(json_build_object('source', g.source, 'ref', g.ref,
+            'amount', to_char(g.amount_cents / 100.0, 'FM999999999990.00'), 'currency', g.currency,
+            'received_on', g.received_on, 'campaign_ref', g.campaign_ref, 'channel', g.channel,
+            'fund', g.fund, 'recurring_ref', g.recurring_ref, 'status', g.status) ORDER BY g.received_on, g.id)
+            FROM donor.gifts g WHERE g.donor_id = $1), '[]'::json),
+  'recurring', COALESCE((SELECT json_agg(json_build_object('source', r.source, 'ref', r.ref,
+            'amount', to_char(r.amount_cents / 100.0, 'FM999999999990.00'), 'currency', r.currency,
+            'interval', r.interval, 'status', r.status, 'started_on', r.started_on,
+            'cancelled_on', r.cancelled_on, 'cancel_reason', r.cancel_reason) ORDER BY r.id)
+            FROM donor.recurring r WHERE r.donor_id = $1), '[]'::json),
+  'appeals', COALESCE((SELECT json_agg(json_build_object('campaign_ref', a.campaign_ref, 'sent_on', a.sent_on,
+            'channel', a.channel) ORDER BY a.sent_on, a.id) FROM donor.appeals a WHERE a.donor_id = $1), '[]'::json),
+  'scores', '[]'::json,
+  'segment_memberships', '[]'::json,
+  'audit', COALESCE((SELECT json_agg(json_build_object('at', l.at, 'service', l.service, 'actor', l.actor,
+            'action', l.action, 'details', l.details) ORDER BY l.id)
+            FROM gabe.audit_log l WHERE l.entity = 'donor:' || $1), '[]'::json)
+)::text
+)sql";
+
+inline constexpr const char* kEraseDonor = "SELECT ingest.erase_donor($1, $2)";
+inline constexpr const char* kDonorErased =
+    "SELECT erased_at IS NOT NULL FROM donor.donors WHERE id = $1";
+
+}  // namespace gabe::ingest::sql

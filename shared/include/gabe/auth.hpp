@@ -1,0 +1,40 @@
+// Bearer tokens: "gabe_" + 43 random Base64url characters. Only their SHA-256 is stored; a
+// request's token is hashed and looked up by hash (a short cache saves the round trip).
+#pragma once
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+#include "gabe/db.hpp"
+#include "gabe/http.hpp"
+
+namespace gabe::auth {
+
+std::string generate_token();
+std::string generate_webhook_secret();  // "whsec_" + Base64 of 24 random bytes
+std::string token_hash_hex(std::string_view token);
+
+class TokenAuthenticator {
+ public:
+  explicit TokenAuthenticator(db::Pool& pool,
+                              std::chrono::seconds cache_ttl = std::chrono::seconds(5));
+  // Fills request.actor and request.role, or throws 401 (missing/unknown) or 403 (role).
+  void authenticate(http::Request& request, Role min_role);
+  // Same for a raw token (e.g. from ?token= for calendar clients).
+  void authenticate_token(http::Request& request, std::string_view token, Role min_role);
+
+ private:
+  struct Entry {
+    std::string name;
+    Role role;
+    std::chrono::steady_clock::time_point expires;
+  };
+  db::Pool& pool_;
+  std::chrono::seconds ttl_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, Entry> cache_;
+};
+
+}  // namespace gabe::auth

@@ -1,0 +1,136 @@
+// The HTTP layer's interface. Boost.Beast stays inside server.cpp; handlers see only these
+// plain types, so that they compile fast and tests can call them without a socket.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "gabe/config.hpp"
+#include "gabe/problem.hpp"
+
+namespace gabe {
+
+enum class Role { viewer = 0, fundraiser = 1, admin = 2 };
+std::string_view role_name(Role role);
+std::optional<Role> parse_role(std::string_view text);
+
+namespace http {
+
+enum class Method { get, head, post, put, patch, del, other };
+Method parse_method(std::string_view text);
+std::string_view method_name(Method m);
+
+using Headers = std::vector<std::pair<std::string, std::string>>;  // names in lower case
+
+struct Request {
+  Method method = Method::other;
+  std::string target;  // as sent
+  std::string path;    // without the query, percent-decoded per segment by the router
+  std::vector<std::pair<std::string, std::string>> query;
+  Headers headers;
+  std::string body;
+  std::string route;  // the matched route template, e.g. "/v1/donors/{id}"
+  std::vector<std::pair<std::string, std::string>> params;
+  // Set by authentication.
+  std::string actor;
+  Role role = Role::viewer;
+
+  std::optional<std::string_view> header(std::string_view lower_name) const;
+  std::optional<std::string_view> query_param(std::string_view name) const;
+  std::string_view param(std::string_view name) const;
+  Language language() const;
+};
+
+struct Response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  Headers headers;
+};
+
+Response json_response(int status, std::string body);
+Response problem_response(const Problem& problem, Language lang);
+
+// The body of a request whose route streams it: read() returns 0 at the end, throws a
+// Problem (400/408/413) when the client misbehaves.
+class BodyStream {
+ public:
+  virtual ~BodyStream() = default;
+  virtual std::size_t read(char* buffer, std::size_t size) = 0;
+};
+
+using Handler = std::function<Response(Request&)>;
+using StreamHandler = std::function<Response(Request&, BodyStream&)>;
+
+struct Route {
+  Method method;
+  std::string pattern;
+  std::optional<Role> min_role;  // nullopt: no bearer token required
+  Handler handler;
+  StreamHandler stream_handler;  // set for routes that stream their body
+  std::vector<std::string> segments;
+};
+
+class Router {
+ public:
+  void add(Method method, std::string pattern, std::optional<Role> min_role, Handler handler);
+  void add_streaming(Method method, std::string pattern, std::optional<Role> min_role,
+                     StreamHandler handler);
+  // Finds the route for the request, fills request.route and request.params.
+  // Throws 404 for an unknown path and 405 for a known path with another method.
+  const Route& match(Request& request) const;
+
+ private:
+  std::vector<Route> routes_;
+};
+
+// Called before a route's handler with its minimum role; throws 401/403.
+using Authenticator = std::function<void(Request&, Role)>;
+// Called after every response (for metrics); route is the template or "unmatched".
+using Observer = std::function<void(const Request&, int status, double seconds)>;
+
+struct ServerOptions {
+  Endpoint listen;
+  int io_threads = 1;
+  int workers = 8;
+  std::size_t body_limit = 1 << 20;
+  std::size_t header_limit = 8 << 10;
+  std::chrono::seconds read_timeout{15};
+  std::chrono::seconds write_timeout{15};
+  std::chrono::seconds idle_timeout{60};
+  std::size_t max_connections = 2048;
+  std::chrono::seconds drain_timeout{10};
+
+  // Reads GABE_HTTP_* settings over the defaults above.
+  static ServerOptions from_env(const Endpoint& default_listen);
+};
+
+class Server {
+ public:
+  Server(ServerOptions options, const Router& router, Authenticator authenticate, Observer observe);
+  ~Server();
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  std::uint16_t port() const;
+  // Serves until SIGTERM/SIGINT or stop(): then stops accepting, lets in-flight requests
+  // finish (up to drain_timeout) and returns.
+  void run();
+  void stop();
+  bool draining() const;
+
+  struct Impl;  // in server.cpp, with the sessions that use it
+
+ private:
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace http
+}  // namespace gabe

@@ -1,0 +1,78 @@
+#include "gabe/auth.hpp"
+
+#include "gabe/crypto.hpp"
+
+namespace gabe::auth {
+
+namespace {
+
+std::string base64url(std::string_view bytes) {
+  std::string s = crypto::base64_encode(bytes);
+  for (auto& c : s) {
+    if (c == '+') c = '-';
+    if (c == '/') c = '_';
+  }
+  while (!s.empty() && s.back() == '=') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+std::string generate_token() {
+  return "gabe_" + base64url(crypto::random_bytes(32));
+}
+std::string generate_webhook_secret() {
+  return "whsec_" + crypto::base64_encode(crypto::random_bytes(24));
+}
+std::string token_hash_hex(std::string_view token) {
+  return crypto::hex(crypto::sha256(token));
+}
+
+TokenAuthenticator::TokenAuthenticator(db::Pool& pool, std::chrono::seconds cache_ttl)
+    : pool_(pool), ttl_(cache_ttl) {}
+
+void TokenAuthenticator::authenticate(http::Request& request, Role min_role) {
+  auto header = request.header("authorization");
+  constexpr std::string_view kBearer = "Bearer ";
+  if (!header || header->size() <= kBearer.size() || header->substr(0, kBearer.size()) != kBearer) {
+    throw unauthorized("A bearer token is required (Authorization: Bearer <token>).");
+  }
+  authenticate_token(request, header->substr(kBearer.size()), min_role);
+}
+
+void TokenAuthenticator::authenticate_token(http::Request& request, std::string_view token,
+                                            Role min_role) {
+  if (token.empty() || token.size() > 200) throw unauthorized("The token is not valid.");
+  const std::string hash = token_hash_hex(token);
+  const auto now = std::chrono::steady_clock::now();
+  std::optional<Entry> found;
+  {
+    std::lock_guard lock(mutex_);
+    auto it = cache_.find(hash);
+    if (it != cache_.end() && it->second.expires > now) found = it->second;
+  }
+  if (!found) {
+    found = pool_.run([&](pqxx::connection& c) -> std::optional<Entry> {
+      pqxx::nontransaction tx(c);
+      auto rows = tx.exec_params(
+          "SELECT name, role FROM gabe.api_tokens WHERE token_hash = decode($1, 'hex') AND "
+          "revoked_at IS NULL",
+          hash);
+      if (rows.empty()) return std::nullopt;
+      auto role = parse_role(rows[0][1].c_str());
+      if (!role) return std::nullopt;
+      return Entry{rows[0][0].c_str(), *role, now + ttl_};
+    });
+    if (!found) throw unauthorized("The token is not valid.");
+    std::lock_guard lock(mutex_);
+    if (cache_.size() > 10000) cache_.clear();
+    cache_[hash] = *found;
+  }
+  if (static_cast<int>(found->role) < static_cast<int>(min_role)) {
+    throw forbidden("This needs the role " + std::string(role_name(min_role)) + ".");
+  }
+  request.actor = found->name;
+  request.role = found->role;
+}
+
+}  // namespace gabe::auth

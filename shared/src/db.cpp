@@ -1,0 +1,115 @@
+#include "gabe/db.hpp"
+
+#include <cstdlib>
+
+#include "gabe/log.hpp"
+#include "gabe/problem.hpp"
+
+namespace gabe::db {
+
+namespace {
+
+bool is_connection_state(const std::string& sqlstate) {
+  // 08: connection exception; 57P01-57P03: admin shutdown, crash shutdown, cannot connect now.
+  return sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0;
+}
+
+}  // namespace
+
+Pool::Pool(std::string url, std::size_t size, ConnectHook on_connect)
+    : url_(std::move(url)), size_(size), on_connect_(std::move(on_connect)) {
+  // A database that is down must not hang requests: libpq's own connect timeout.
+  setenv("PGCONNECT_TIMEOUT", "3", 0);
+}
+
+Pool::~Pool() = default;
+
+std::unique_ptr<pqxx::connection> Pool::acquire() {
+  {
+    std::unique_lock lock(mutex_);
+    if (!available_.wait_for(lock, std::chrono::seconds(10),
+                             [this] { return !idle_.empty() || open_ < size_; })) {
+      throw service_unavailable("All database connections are busy.", 1);
+    }
+    if (!idle_.empty()) {
+      auto conn = std::move(idle_.back());
+      idle_.pop_back();
+      return conn;
+    }
+    ++open_;
+  }
+  try {
+    auto conn = std::make_unique<pqxx::connection>(url_);
+    if (on_connect_) on_connect_(*conn);
+    return conn;
+  } catch (const std::exception& e) {
+    discard();
+    log::warn("database connection failed", {{"kind", typeid(e).name()}});
+    throw service_unavailable("The database is not available.", 2);
+  }
+}
+
+void Pool::release(std::unique_ptr<pqxx::connection> conn) {
+  std::lock_guard lock(mutex_);
+  idle_.push_back(std::move(conn));
+  available_.notify_one();
+}
+
+void Pool::discard() {
+  std::lock_guard lock(mutex_);
+  --open_;
+  available_.notify_one();
+}
+
+bool Pool::classify_and_maybe_retry(int attempt, int attempts) {
+  try {
+    throw;
+  } catch (const pqxx::broken_connection&) {
+    throw service_unavailable("The database connection was lost.", 2);
+  } catch (const pqxx::in_doubt_error&) {
+    throw service_unavailable("The database connection was lost while committing; retry.", 2);
+  } catch (const pqxx::sql_error& e) {
+    const std::string state = e.sqlstate();
+    if (is_connection_state(state)) throw service_unavailable("The database is not available.", 2);
+    if ((state == "40001" || state == "40P01") && attempt < attempts) return true;
+    if (state == "40001" || state == "40P01")
+      throw service_unavailable("The database is busy; retry.", 1);
+    log::error("database error", {{"sqlstate", state}});
+    throw internal_error();
+  } catch (const pqxx::failure&) {
+    // Other libpq failures (e.g. "server closed the connection") mean the database went away.
+    throw service_unavailable("The database is not available.", 2);
+  }
+  return false;
+}
+
+bool Pool::ping() {
+  try {
+    return run(
+        [](pqxx::connection& c) {
+          pqxx::nontransaction tx(c);
+          tx.exec("SELECT 1");
+          return true;
+        },
+        1);
+  } catch (...) {
+    return false;
+  }
+}
+
+std::string to_pg_array(const std::vector<std::string>& items) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (i) out += ',';
+    out += '"';
+    for (char c : items[i]) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    out += '"';
+  }
+  out += '}';
+  return out;
+}
+
+}  // namespace gabe::db

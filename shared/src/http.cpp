@@ -1,0 +1,219 @@
+#include "gabe/http.hpp"
+
+#include <algorithm>
+
+namespace gabe {
+
+std::string_view role_name(Role role) {
+  switch (role) {
+    case Role::viewer:
+      return "viewer";
+    case Role::fundraiser:
+      return "fundraiser";
+    case Role::admin:
+      return "admin";
+  }
+  return "viewer";
+}
+
+std::optional<Role> parse_role(std::string_view text) {
+  if (text == "viewer") return Role::viewer;
+  if (text == "fundraiser") return Role::fundraiser;
+  if (text == "admin") return Role::admin;
+  return std::nullopt;
+}
+
+namespace http {
+
+namespace {
+
+std::vector<std::string> split_path(std::string_view path) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '/') {
+      ++pos;
+      continue;
+    }
+    auto next = path.find('/', pos);
+    if (next == std::string_view::npos) next = path.size();
+    out.emplace_back(path.substr(pos, next - pos));
+    pos = next;
+  }
+  return out;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size()) {
+      int hi = hex_value(s[i + 1]);
+      int lo = hex_value(s[i + 2]);
+      if (hi >= 0 && lo >= 0) {
+        out += static_cast<char>(hi * 16 + lo);
+        i += 2;
+        continue;
+      }
+    }
+    out += plus_is_space && s[i] == '+' ? ' ' : s[i];
+  }
+  return out;
+}
+
+}  // namespace
+
+Method parse_method(std::string_view m) {
+  if (m == "GET") return Method::get;
+  if (m == "HEAD") return Method::head;
+  if (m == "POST") return Method::post;
+  if (m == "PUT") return Method::put;
+  if (m == "PATCH") return Method::patch;
+  if (m == "DELETE") return Method::del;
+  return Method::other;
+}
+
+std::string_view method_name(Method m) {
+  switch (m) {
+    case Method::get:
+      return "GET";
+    case Method::head:
+      return "HEAD";
+    case Method::post:
+      return "POST";
+    case Method::put:
+      return "PUT";
+    case Method::patch:
+      return "PATCH";
+    case Method::del:
+      return "DELETE";
+    case Method::other:
+      return "OTHER";
+  }
+  return "OTHER";
+}
+
+std::optional<std::string_view> Request::header(std::string_view lower_name) const {
+  for (const auto& [k, v] : headers) {
+    if (k == lower_name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string_view> Request::query_param(std::string_view name) const {
+  for (const auto& [k, v] : query) {
+    if (k == name) return std::string_view(v);
+  }
+  return std::nullopt;
+}
+
+std::string_view Request::param(std::string_view name) const {
+  for (const auto& [k, v] : params) {
+    if (k == name) return v;
+  }
+  return {};
+}
+
+Language Request::language() const {
+  auto h = header("accept-language");
+  if (!h) return Language::de;
+  // The first language named decides; anything but English is answered in German.
+  std::string_view v = *h;
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  return v.size() >= 2 && (v[0] == 'e' || v[0] == 'E') && (v[1] == 'n' || v[1] == 'N')
+             ? Language::en
+             : Language::de;
+}
+
+Response json_response(int status, std::string body) {
+  Response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+Response problem_response(const Problem& problem, Language lang) {
+  Response r;
+  r.status = problem.status();
+  r.content_type = "application/problem+json";
+  r.body = problem.to_json(lang);
+  if (problem.retry_after_seconds() > 0) {
+    r.headers.emplace_back("retry-after", std::to_string(problem.retry_after_seconds()));
+  }
+  return r;
+}
+
+void Router::add(Method method, std::string pattern, std::optional<Role> min_role,
+                 Handler handler) {
+  auto segments = split_path(pattern);
+  routes_.push_back(
+      {method, std::move(pattern), min_role, std::move(handler), {}, std::move(segments)});
+}
+
+void Router::add_streaming(Method method, std::string pattern, std::optional<Role> min_role,
+                           StreamHandler handler) {
+  auto segments = split_path(pattern);
+  routes_.push_back(
+      {method, std::move(pattern), min_role, {}, std::move(handler), std::move(segments)});
+}
+
+const Route& Router::match(Request& request) const {
+  std::string_view target = request.target;
+  auto qpos = target.find('?');
+  std::string_view path = target.substr(0, qpos);
+  request.path = std::string(path);
+  request.query.clear();
+  if (qpos != std::string_view::npos) {
+    std::string_view qs = target.substr(qpos + 1);
+    std::size_t pos = 0;
+    while (pos <= qs.size()) {
+      auto amp = qs.find('&', pos);
+      if (amp == std::string_view::npos) amp = qs.size();
+      auto pair = qs.substr(pos, amp - pos);
+      if (!pair.empty()) {
+        auto eq = pair.find('=');
+        request.query.emplace_back(percent_decode(pair.substr(0, eq), true),
+                                   eq == std::string_view::npos
+                                       ? std::string()
+                                       : percent_decode(pair.substr(eq + 1), true));
+      }
+      pos = amp + 1;
+    }
+  }
+  auto segments = split_path(path);
+  bool path_known = false;
+  for (const auto& route : routes_) {
+    if (route.segments.size() != segments.size()) continue;
+    std::vector<std::pair<std::string, std::string>> params;
+    bool ok = true;
+    for (std::size_t i = 0; i < segments.size() && ok; ++i) {
+      const auto& pat = route.segments[i];
+      if (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') {
+        params.emplace_back(pat.substr(1, pat.size() - 2), percent_decode(segments[i], false));
+      } else {
+        ok = pat == segments[i];
+      }
+    }
+    if (!ok) continue;
+    path_known = true;
+    if (route.method == request.method ||
+        (route.method == Method::get && request.method == Method::head)) {
+      request.route = route.pattern;
+      request.params = std::move(params);
+      return route;
+    }
+  }
+  if (path_known)
+    throw method_not_allowed("This method is not allowed on " + std::string(path) + ".");
+  throw not_found("There is no resource at this path.");
+}
+
+}  // namespace http
+}  // namespace gabe
