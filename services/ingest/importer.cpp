@@ -1,5 +1,7 @@
 #include "importer.hpp"
 
+#include <algorithm>
+
 #include "gabe/json.hpp"
 
 namespace gabe::ingest {
@@ -74,6 +76,9 @@ void Importer::flush() {
 
 const ImportSummary& Importer::finish() {
   flush();
+  // Lines rejected by the database are known only when their batch is applied.
+  std::stable_sort(summary_.errors.begin(), summary_.errors.end(),
+                   [](const auto& a, const auto& b) { return a.line < b.line; });
   return summary_;
 }
 

@@ -1,6 +1,7 @@
 #include "gabe/db.hpp"
 
 #include <cstdlib>
+#include <string_view>
 
 #include "gabe/log.hpp"
 #include "gabe/problem.hpp"
@@ -62,19 +63,28 @@ void Pool::discard() {
 }
 
 bool Pool::classify_and_maybe_retry(int attempt, int attempts) {
+  // libpqxx 6.4 reports most errors by exception type and leaves sqlstate() empty on them.
   try {
     throw;
   } catch (const pqxx::broken_connection&) {
     throw service_unavailable("The database connection was lost.", 2);
   } catch (const pqxx::in_doubt_error&) {
     throw service_unavailable("The database connection was lost while committing; retry.", 2);
+  } catch (const pqxx::statement_completion_unknown&) {
+    throw service_unavailable("The database connection was lost during the statement; retry.", 2);
+  } catch (const pqxx::transaction_rollback&) {
+    // Deadlock or serialisation failure: the transaction rolled back, so it can run again.
+    if (attempt < attempts) return true;
+    throw service_unavailable("The database is busy; retry.", 1);
+  } catch (const pqxx::insufficient_resources&) {
+    throw service_unavailable("The database is out of resources.", 5);
   } catch (const pqxx::sql_error& e) {
     const std::string state = e.sqlstate();
-    if (is_connection_state(state)) throw service_unavailable("The database is not available.", 2);
-    if ((state == "40001" || state == "40P01") && attempt < attempts) return true;
-    if (state == "40001" || state == "40P01")
-      throw service_unavailable("The database is busy; retry.", 1);
-    log::error("database error", {{"sqlstate", state}});
+    if (is_connection_state(state) ||
+        std::string_view(e.what()).find("terminating connection") != std::string_view::npos) {
+      throw service_unavailable("The database is not available.", 2);
+    }
+    log::error("database error", {{"sqlstate", state}, {"kind", typeid(e).name()}});
     throw internal_error();
   } catch (const pqxx::failure&) {
     // Other libpq failures (e.g. "server closed the connection") mean the database went away.

@@ -152,6 +152,11 @@ class Session : public std::enable_shared_from_this<Session> {
         respond_now(Problem(431, "header-too-large", "The request headers are too large."));
         return;
       }
+      if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit
+        respond_now(payload_too_large("The request body is larger than " +
+                                      std::to_string(server_.options.body_limit) + " bytes."));
+        return;
+      }
       if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
           ec != net::error::eof && ec != net::error::connection_reset) {
         respond_now(bad_request("The request could not be parsed as HTTP/1.1."));

@@ -197,7 +197,8 @@ std::uint64_t write_demo_data(const Options& o, std::FILE* out) {
         {"online-" + std::to_string(y + 1), "Online-Aktion", "email", base + 180, base + 200, 5});
   }
   for (const auto& c : campaigns) {
-    w.begin("campaign.upserted", std::min(c.start_day - 14, end), 8 * 3600);
+    if (c.start_day - 14 > end) continue;
+    w.begin("campaign.upserted", c.start_day - 14, 8 * 3600);
     w.str("campaign_ref", c.ref);
     w.str("name", c.name);
     w.str("channel", c.channel);
@@ -340,7 +341,7 @@ std::uint64_t write_demo_data(const Options& o, std::FILE* out) {
          nullptr);
     const double base_rate = 0.002 + 0.01 * loyalty;  // per day
     for (std::int64_t d = joined + 7; d < std::min(stops, end); d += 7) {
-      double rate = base_rate * 7 * (month_of(d) == 12 ? 3.0 : 1.0);
+      double rate = base_rate * 7 * (month_of(d) == 12 ? 4.0 : 1.0);
       if (rng.chance(rate))
         gift(d, round_amount(generosity * std::exp(0.3 * rng.normal())), nullptr,
              rng.chance(0.6) ? "transfer" : "online", nullptr);

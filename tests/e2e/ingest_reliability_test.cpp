@@ -1,0 +1,196 @@
+// Durability: kill -9 under load, PostgreSQL restarted under load, graceful SIGTERM.
+#include <gtest/gtest.h>
+
+#include <signal.h>
+
+#include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "gabe/json.hpp"
+#include "ingest_fixture.hpp"
+#include "webhook_signature.hpp"
+
+namespace gabe::test {
+namespace {
+
+class IngestReliability : public IngestTest {
+ protected:
+  // Sends gifts i in [from, to) with amount (i % 97 + 1) euros and 1..99 cents; retries every
+  // gift until it is acknowledged (200), as a CRM would. Records what was acknowledged.
+  void send_until_acknowledged(int from, int to, std::atomic<bool>& stop) {
+    std::unique_ptr<HttpClient> c;
+    for (int i = from; i < to && !stop.load(); ++i) {
+      const std::string id = "gift-" + std::to_string(i);
+      const std::string body =
+          R"({"type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":")" + id +
+          R"(","donor_ref":"d)" + std::to_string(i % 50) + R"(","amount":")" +
+          std::to_string(i % 97 + 1) + "." + std::to_string(10 + i % 90) +
+          R"(","received_on":"2026-11-20"}})";
+      for (int attempt = 0; attempt < 2000 && !stop.load(); ++attempt) {
+        try {
+          if (!c) c = std::make_unique<HttpClient>(port_.load(), 5000);
+          auto now = std::time(nullptr);
+          auto r = c->request("POST", "/v1/webhooks/crm",
+                              {{"webhook-id", id},
+                               {"webhook-timestamp", std::to_string(now)},
+                               {"webhook-signature", ingest::sign_webhook(secret_, id, now, body)}},
+                              body);
+          if (r.status == 200) {
+            std::lock_guard lock(mutex_);
+            acknowledged_.insert(i);
+            break;
+          }
+          if (r.status == 503) {
+            std::lock_guard lock(mutex_);
+            ++unavailable_;
+            if (r.header("retry-after")) ++with_retry_after_;
+          } else {
+            std::lock_guard lock(mutex_);
+            unexpected_.push_back(r.status);
+          }
+        } catch (const std::exception&) {
+          c.reset();  // connection refused or cut: the service is down; try again
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
+    }
+  }
+
+  std::int64_t expected_cents(int n) {
+    std::int64_t total = 0;
+    for (int i = 0; i < n; ++i) total += (i % 97 + 1) * 100 + (10 + i % 90);
+    return total;
+  }
+
+  std::atomic<std::uint16_t> port_{0};
+  std::mutex mutex_;
+  std::set<int> acknowledged_;
+  int unavailable_ = 0;
+  int with_retry_after_ = 0;
+  std::vector<int> unexpected_;
+};
+
+TEST_F(IngestReliability, KillNineUnderLoadLosesNothingAcknowledged) {
+  constexpr int kGifts = 1600;
+  constexpr int kSenders = 8;
+  port_ = service_->port();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < kSenders; ++t) {
+    senders.emplace_back([&, t] {
+      send_until_acknowledged(t * kGifts / kSenders, (t + 1) * kGifts / kSenders, stop);
+    });
+  }
+  // Kill the service twice in the middle of the load, restarting it each time.
+  for (int round = 0; round < 2; ++round) {
+    while (true) {
+      std::size_t n;
+      {
+        std::lock_guard lock(mutex_);
+        n = acknowledged_.size();
+      }
+      if (n >= static_cast<std::size_t>(kGifts * (round + 1) / 3)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    service_->kill9();
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    service_->restart();
+  }
+  for (auto& s : senders) s.join();
+  EXPECT_TRUE(unexpected_.empty());
+  ASSERT_EQ(acknowledged_.size(), static_cast<std::size_t>(kGifts));
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts"), std::to_string(kGifts));
+  EXPECT_EQ(scalar("SELECT count(DISTINCT ref) FROM donor.gifts"), std::to_string(kGifts));
+  EXPECT_EQ(scalar("SELECT sum(amount_cents) FROM donor.gifts"),
+            std::to_string(expected_cents(kGifts)));
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox"), std::to_string(kGifts));
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors"), "50");
+}
+
+TEST_F(IngestReliability, DatabaseRestartUnderLoadGives503ThenRecovers) {
+  constexpr int kGifts = 1200;
+  port_ = service_->port();
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 4; ++t) {
+    senders.emplace_back(
+        [&, t] { send_until_acknowledged(t * kGifts / 4, (t + 1) * kGifts / 4, stop); });
+  }
+  while (true) {
+    {
+      std::lock_guard lock(mutex_);
+      if (acknowledged_.size() >= kGifts / 4) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  cluster().stop();
+  HttpClient probe(service_->port());
+  // While the database is down: /readyz is 503, webhooks get 503 with Retry-After.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  auto ready = probe.get("/readyz");
+  EXPECT_EQ(ready.status, 503);
+  EXPECT_TRUE(ready.header("retry-after").has_value());
+  EXPECT_EQ(probe.get("/healthz").status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  cluster().start();
+  const auto back = std::chrono::steady_clock::now();
+  bool recovered = false;
+  while (std::chrono::steady_clock::now() - back < std::chrono::seconds(5)) {
+    try {
+      if (probe.get("/readyz").status == 200) {
+        recovered = true;
+        break;
+      }
+    } catch (const std::exception&) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(recovered) << "not ready within 5 s of the database being back";
+  for (auto& s : senders) s.join();
+  EXPECT_TRUE(service_->process().running()) << "the service must not crash";
+  EXPECT_GT(unavailable_, 0);
+  EXPECT_EQ(unavailable_, with_retry_after_);
+  EXPECT_TRUE(unexpected_.empty())
+      << "first unexpected status: " << (unexpected_.empty() ? 0 : unexpected_[0]);
+  ASSERT_EQ(acknowledged_.size(), static_cast<std::size_t>(kGifts));
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts"), std::to_string(kGifts));
+  EXPECT_EQ(scalar("SELECT sum(amount_cents) FROM donor.gifts"),
+            std::to_string(expected_cents(kGifts)));
+}
+
+TEST_F(IngestReliability, SigtermDrainsAndExitsZero) {
+  ASSERT_EQ(
+      event("gift.created",
+            R"({"gift_ref":"g","donor_ref":"d","amount":"1.00","received_on":"2026-11-20"})", "1")
+          .status,
+      200);
+  service_->process().signal(SIGTERM);
+  EXPECT_EQ(service_->process().wait(std::chrono::seconds(12)), 0);
+}
+
+TEST_F(IngestReliability, SlowAndOversizedRequestsAreCutOff) {
+  // Headers over the limit: 431, not a crash.
+  HttpClient c(service_->port());
+  auto big =
+      c.raw("GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(20000, 'a') + "\r\n\r\n");
+  EXPECT_EQ(big.status, 431);
+  // Garbage instead of HTTP: 400.
+  HttpClient g(service_->port());
+  EXPECT_EQ(g.raw("\x01\x02 nonsense\r\n\r\n").status, 400);
+  // SQL-looking strings are data, nothing else.
+  ASSERT_EQ(
+      event(
+          "donor.upserted",
+          R"({"donor_ref":"x'); DROP TABLE donor.gifts; --","last_name":"Robert'); DROP TABLE x;--"})",
+          "1")
+          .status,
+      200);
+  EXPECT_EQ(scalar("SELECT last_name FROM pii.donor_pii"), "Robert'); DROP TABLE x;--");
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts"), "0");
+  EXPECT_EQ(client_->get("/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace gabe::test

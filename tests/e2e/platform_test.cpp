@@ -1,0 +1,138 @@
+// The platform parts every service relies on: migrations, roles and grants, the audit log,
+// health, readiness, metrics and configuration errors.
+#include <gtest/gtest.h>
+
+#include "ingest_fixture.hpp"
+#include "webhook_signature.hpp"
+
+#include <ctime>
+
+namespace gabe::test {
+namespace {
+
+class Platform : public IngestTest {};
+
+TEST_F(Platform, MigrateIsIdempotentAndDetectsEditedMigrations) {
+  std::string out;
+  ASSERT_EQ(gabectl({"migrate"}, &out), 0);
+  EXPECT_NE(out.find("up to date"), std::string::npos);
+  ASSERT_EQ(gabectl({"migrate", "--status"}, &out), 0);
+  EXPECT_NE(out.find("2_ingest\tapplied"), std::string::npos);
+  scalar(
+      "UPDATE gabe_meta.schema_migrations SET checksum = 'edited' WHERE version = 2 RETURNING 1");
+  std::string err;
+  EXPECT_NE(gabectl({"migrate"}, &out, &err), 0);
+  EXPECT_NE(err.find("2_ingest"), std::string::npos);
+}
+
+TEST_F(Platform, ReadinessFollowsTheSchemaVersion) {
+  HttpClient c(service_->port());
+  EXPECT_EQ(c.get("/readyz").status, 200);
+  scalar("DELETE FROM gabe_meta.schema_migrations WHERE version = 2 RETURNING 1");
+  EXPECT_EQ(c.get("/readyz").status, 503);
+  EXPECT_EQ(c.get("/healthz").status, 200);
+}
+
+TEST_F(Platform, MetricsAreServedInTextFormatLabelledByRoute) {
+  ASSERT_EQ(get("/v1/donors/5").status, 404);
+  auto m = client_->get("/metrics");
+  ASSERT_EQ(m.status, 200);
+  EXPECT_EQ(m.header("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+  EXPECT_NE(m.body.find(R"(route="/v1/donors/{id}",status="404")"), std::string::npos);
+  EXPECT_EQ(m.body.find("/v1/donors/5"), std::string::npos);  // never an id in a label
+}
+
+// Least privilege: each service role reads only what it needs; the scoring role sees no PII;
+// no role can change the audit log.
+TEST_F(Platform, ServiceRolesHaveLeastPrivilege) {
+  scalar("ALTER ROLE gabe_scoring LOGIN");
+  scalar("ALTER ROLE gabe_ingest LOGIN");
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"d1","first_name":"Anna"})", "1").status, 200);
+  auto as = [&](const std::string& role, const std::string& sql) -> std::string {
+    try {
+      pqxx::connection c("postgresql://" + role + "@127.0.0.1:" + std::to_string(cluster().port()) +
+                         "/" + db_name_);
+      pqxx::nontransaction tx(c);
+      tx.exec(sql);
+      return "ok";
+    } catch (const pqxx::insufficient_privilege&) {
+      return "42501";  // libpqxx 6.4 leaves sqlstate() empty on its typed errors
+    } catch (const pqxx::sql_error& e) {
+      return e.what();
+    }
+  };
+  EXPECT_EQ(as("gabe_scoring", "SELECT count(*) FROM donor.gifts"), "ok");
+  EXPECT_EQ(as("gabe_scoring", "SELECT first_name FROM pii.donor_pii"), "42501");
+  EXPECT_EQ(as("gabe_scoring", "SELECT secret FROM ingest.source_secrets"), "42501");
+  EXPECT_EQ(as("gabe_scoring", "SELECT raw FROM ingest.inbox"), "42501");
+  EXPECT_EQ(as("gabe_scoring", "INSERT INTO donor.donors (source, ref) VALUES ('x', 'y')"),
+            "42501");
+  EXPECT_EQ(as("gabe_ingest", "SELECT count(*) FROM pii.donor_pii"), "ok");
+  EXPECT_EQ(as("gabe_ingest", "UPDATE gabe.audit_log SET actor = 'x'"), "42501");
+  EXPECT_EQ(as("gabe_ingest", "DELETE FROM gabe.audit_log"), "42501");
+  // Not even the owner can change it.
+  EXPECT_THROW(scalar("DELETE FROM gabe.audit_log RETURNING 1"), pqxx::sql_error);
+  EXPECT_THROW(scalar("TRUNCATE gabe.audit_log"), pqxx::sql_error);
+}
+
+TEST_F(Platform, TheIngestServiceRunsAsItsOwnRole) {
+  scalar("ALTER ROLE gabe_ingest LOGIN");
+  Service own("gabe-ingest", "postgresql://gabe_ingest@127.0.0.1:" +
+                                 std::to_string(cluster().port()) + "/" + db_name_);
+  HttpClient c(own.port());
+  EXPECT_EQ(c.get("/readyz").status, 200);
+  auto now = std::time(nullptr);
+  const std::string body =
+      R"({"type":"gift.created","data":{"gift_ref":"g","donor_ref":"d","amount":"1.00","received_on":"2026-11-20"}})";
+  auto r = c.request("POST", "/v1/webhooks/crm",
+                     {{"webhook-id", "own-1"},
+                      {"webhook-timestamp", std::to_string(now)},
+                      {"webhook-signature", ingest::sign_webhook(secret_, "own-1", now, body)}},
+                     body);
+  EXPECT_EQ(r.status, 200) << r.body;
+  auto erase = c.request("DELETE", "/v1/donors/" + scalar("SELECT id FROM donor.donors"),
+                         {{"Authorization", "Bearer " + admin_token_}});
+  EXPECT_EQ(erase.status, 200) << erase.body;
+}
+
+TEST_F(Platform, BadConfigurationStopsTheServiceWithAMessageNamingIt) {
+  std::string out, err;
+  EXPECT_EQ(run_command(bin_dir() + "/gabe-ingest", {}, {{"GABE_DATABASE_URL", ""}}, &out, &err),
+            2);
+  EXPECT_NE(err.find("GABE_DATABASE_URL"), std::string::npos);
+  EXPECT_EQ(run_command(bin_dir() + "/gabe-ingest", {},
+                        {{"GABE_DATABASE_URL", url_}, {"GABE_LISTEN", "nohost"}}, &out, &err),
+            2);
+  EXPECT_NE(err.find("GABE_LISTEN"), std::string::npos);
+  EXPECT_EQ(run_command(bin_dir() + "/gabe-ingest", {},
+                        {{"GABE_DATABASE_URL", url_}, {"GABE_LOG_LEVEL", "loud"}}, &out, &err),
+            2);
+  EXPECT_NE(err.find("GABE_LOG_LEVEL"), std::string::npos);
+  EXPECT_EQ(run_command(bin_dir() + "/gabe-ingest", {"--help"}, {}, &out, &err), 0);
+  EXPECT_NE(out.find("GABE_DATABASE_URL"), std::string::npos);
+  EXPECT_EQ(
+      run_command(bin_dir() + "/gabectl", {"token", "create", "--role", "king", "--name", "x"},
+                  {{"GABE_DATABASE_URL", url_}}, &out, &err),
+      2);
+}
+
+TEST_F(Platform, LogsCarryNoPersonalData) {
+  ASSERT_EQ(event("donor.upserted",
+                  R"({"donor_ref":"d1","first_name":"Zebulon","email":"zebulon@example.org"})", "1")
+                .status,
+            200);
+  ASSERT_EQ(
+      event("gift.created",
+            R"({"gift_ref":"g","donor_ref":"d1","amount":"-1","received_on":"2026-11-20"})", "2")
+          .status,
+      422);
+  std::string log;
+  shell("cat " + service_->log_file(), &log);
+  EXPECT_NE(log.find("listening"), std::string::npos);
+  EXPECT_EQ(log.find("Zebulon"), std::string::npos);
+  EXPECT_EQ(log.find("zebulon@example.org"), std::string::npos);
+  EXPECT_EQ(log.find(admin_token_), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gabe::test

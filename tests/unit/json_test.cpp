@@ -1,0 +1,77 @@
+#include "gabe/json.hpp"
+
+#include <gtest/gtest.h>
+
+namespace gabe {
+namespace {
+
+int status_of(const std::string& text) {
+  try {
+    parse_json(text);
+    return 0;
+  } catch (const Problem& p) {
+    return p.status();
+  }
+}
+
+TEST(Json, RejectsMalformedTruncatedAndDeepDocuments) {
+  EXPECT_EQ(status_of("{\"a\":1}"), 0);
+  EXPECT_EQ(status_of("{\"a\":"), 400);
+  EXPECT_EQ(status_of("not json"), 400);
+  EXPECT_EQ(status_of(""), 400);
+  EXPECT_EQ(status_of("{} trailing"), 400);
+  EXPECT_EQ(status_of(std::string(10000, '[') + std::string(10000, ']')), 400);
+  EXPECT_EQ(status_of(std::string(32, '[') + std::string(32, ']')), 0);
+  // Brackets inside strings do not count as nesting.
+  EXPECT_EQ(status_of("{\"a\":\"" + std::string(100, '[') + "\"}"), 0);
+}
+
+TEST(Json, RejectsInvalidUtf8) {
+  EXPECT_EQ(status_of("{\"a\":\"\xff\xfe\"}"), 400);
+  EXPECT_EQ(status_of("{\"a\":\"\xc3\x28\"}"), 400);
+  EXPECT_EQ(status_of("{\"a\":\"Gr\xc3\xbc\xc3\x9f\x65\"}"), 0);
+}
+
+TEST(FieldReader, ChecksTypesAndCollectsEveryError) {
+  auto doc = parse_json(
+      R"({"s": 5, "b": "yes", "n": 1.5, "m": "19.999", "d": "2026-02-30", "ok": "x", "l": [1]})");
+  FieldReader r(*doc, "data.");
+  EXPECT_FALSE(r.string("s"));
+  EXPECT_FALSE(r.boolean("b"));
+  EXPECT_FALSE(r.integer("n"));
+  EXPECT_FALSE(r.money("m"));
+  EXPECT_FALSE(r.date("d"));
+  EXPECT_FALSE(r.string("missing", true));
+  EXPECT_FALSE(r.string_list("l"));
+  EXPECT_EQ(r.string("ok"), "x");
+  ASSERT_EQ(r.errors().size(), 7u);
+  EXPECT_EQ(r.errors()[0].field, "data.s");
+  EXPECT_EQ(r.errors()[5].field, "data.missing");
+  try {
+    r.throw_if_errors();
+    FAIL();
+  } catch (const Problem& p) {
+    EXPECT_EQ(p.status(), 422);
+    EXPECT_EQ(p.errors().size(), 7u);
+  }
+}
+
+TEST(FieldReader, MoneyFromStringsAndNumbers) {
+  auto doc = parse_json(R"({"a": "19.99", "b": 19.99, "c": 0, "d": -1, "e": "2000000000.00"})");
+  FieldReader r(*doc);
+  EXPECT_EQ(r.money("a"), 1999);
+  EXPECT_EQ(r.money("b"), 1999);
+  EXPECT_FALSE(r.money("c"));
+  EXPECT_FALSE(r.money("d"));
+  EXPECT_FALSE(r.money("e"));
+  EXPECT_EQ(r.errors().size(), 3u);
+}
+
+TEST(JsonWriter, EscapesStrings) {
+  JsonWriter w;
+  w.begin_object().field("a", std::string("\"quoted\"\n")).field("n", std::int64_t{5}).end_object();
+  EXPECT_EQ(w.take(), R"({"a":"\"quoted\"\n","n":5})");
+}
+
+}  // namespace
+}  // namespace gabe

@@ -1,0 +1,28 @@
+#include "gabe/problem.hpp"
+
+#include <gtest/gtest.h>
+
+#include "gabe/json.hpp"
+
+namespace gabe {
+namespace {
+
+TEST(Problem, RendersRfc9457WithErrorsInTheRequestedLanguage) {
+  auto p = unprocessable("Bad fields.", {{"data.amount", "must be greater than 0"}});
+  auto doc = parse_json(p.to_json(Language::en));
+  EXPECT_STREQ((*doc)["title"].GetString(), "Unprocessable Content");
+  EXPECT_EQ((*doc)["status"].GetInt(), 422);
+  EXPECT_STREQ((*doc)["detail"].GetString(), "Bad fields.");
+  EXPECT_STREQ((*doc)["type"].GetString(), "urn:gabe:problem:validation");
+  EXPECT_STREQ((*doc)["errors"][0]["field"].GetString(), "data.amount");
+  auto de = parse_json(p.to_json(Language::de));
+  EXPECT_STREQ((*de)["title"].GetString(), "Ungültige Daten");
+}
+
+TEST(Problem, ServiceUnavailableCarriesRetryAfter) {
+  EXPECT_EQ(service_unavailable("down", 2).retry_after_seconds(), 2);
+  EXPECT_EQ(service_unavailable("down", 2).status(), 503);
+}
+
+}  // namespace
+}  // namespace gabe
