@@ -11,6 +11,7 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
+#include <limits>
 #include <condition_variable>
 #include <future>
 #include <mutex>
@@ -26,6 +27,10 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 using tcp = net::ip::tcp;
 using Clock = std::chrono::steady_clock;
+
+// Beast 1.74 compares the Content-Length against an empty optional limit as if it were 0,
+// so "no limit" must be spelled as the largest limit.
+constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::max();
 
 ServerOptions ServerOptions::from_env(const Endpoint& default_listen) {
   ServerOptions o;
@@ -138,7 +143,8 @@ class Session : public std::enable_shared_from_this<Session> {
   void read_header() {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
-    header_parser_->body_limit(server_.options.body_limit);
+    // The limit depends on the route (streamed imports have none): checked in on_header.
+    header_parser_->body_limit(kUnlimited);
     stream_.expires_after(first_request_ ? server_.options.read_timeout
                                          : server_.options.idle_timeout);
     bhttp::async_read_header(
@@ -152,13 +158,9 @@ class Session : public std::enable_shared_from_this<Session> {
         respond_now(Problem(431, "header-too-large", "The request headers are too large."));
         return;
       }
-      if (ec == bhttp::error::body_limit) {  // a Content-Length over the limit
-        respond_now(payload_too_large("The request body is larger than " +
-                                      std::to_string(server_.options.body_limit) + " bytes."));
-        return;
-      }
       if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
           ec != net::error::eof && ec != net::error::connection_reset) {
+        log::debug("unparseable request", {{"error", ec.message()}});
         respond_now(bad_request("The request could not be parsed as HTTP/1.1."));
         return;
       }
@@ -187,9 +189,14 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (route->stream_handler) {
       stream_parser_.emplace(std::move(*header_parser_));
-      stream_parser_->body_limit(boost::none);
+      stream_parser_->body_limit(kUnlimited);
       dispatch_to_worker(route);
       return;
+    }
+    if (auto length = header_parser_->content_length(); length && *length > server_.options.body_limit) {
+      keep_alive_ = false;
+      return finish_without_body(payload_too_large("The request body is larger than " +
+                                                   std::to_string(server_.options.body_limit) + " bytes."));
     }
     body_parser_.emplace(std::move(*header_parser_));
     body_parser_->body_limit(server_.options.body_limit);

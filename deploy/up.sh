@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# `./run up`: the whole suite on one machine with demo data. Starts a private PostgreSQL under
+# .gabe/ (unless GABE_DATABASE_URL is set), migrates, starts every service that is built, and
+# Prometheus if installed, loads demo data, prints URLs and an admin token, and stops
+# everything cleanly on Ctrl-C.
+set -euo pipefail
+BIN=${1:?usage: deploy/up.sh BIN_DIR}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+STATE=$ROOT/.gabe
+PG_BIN=/usr/lib/postgresql/15/bin
+DEMO_DONORS=${GABE_DEMO_DONORS:-2000}
+mkdir -p "$STATE/logs"
+chmod 711 "$STATE"  # the postgres user must reach .gabe/pg; secrets inside are 0600
+
+log() { printf '\033[1m[gabe]\033[0m %s\n' "$*" >&2; }
+as_pg=()
+[ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
+pids=()
+prom_pid=""
+own_pg=0
+
+cleanup() {
+  trap - INT TERM EXIT
+  log "stopping"
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+  [ -n "$prom_pid" ] && { kill -TERM "$prom_pid" 2>/dev/null || true; wait "$prom_pid" 2>/dev/null || true; }
+  if [ "$own_pg" = 1 ]; then
+    "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -m fast -w stop >/dev/null 2>&1 || true
+  fi
+  log "stopped"
+}
+trap cleanup INT TERM EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+if [ -n "${GABE_DATABASE_URL:-}" ]; then
+  ADMIN_URL=$GABE_DATABASE_URL
+  log "using the database at GABE_DATABASE_URL"
+  service_url() { echo "$GABE_DATABASE_URL"; }
+else
+  mkdir -p "$STATE/pg"
+  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$STATE/pg"
+  if [ ! -f "$STATE/pg/data/PG_VERSION" ]; then
+    log "creating a private PostgreSQL in .gabe/pg"
+    "${as_pg[@]}" "$PG_BIN/initdb" -D "$STATE/pg/data" -U gabe --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  PG_PORT=$(free_port)
+  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -l "$STATE/pg/postgres.log" -w \
+    -o "-p $PG_PORT -k $STATE/pg -c listen_addresses=127.0.0.1" start >/dev/null
+  own_pg=1
+  psql -q "postgresql://gabe@127.0.0.1:$PG_PORT/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'gabe'" |
+    grep -q 1 || psql -q "postgresql://gabe@127.0.0.1:$PG_PORT/postgres" -c "CREATE DATABASE gabe" >/dev/null
+  ADMIN_URL="postgresql://gabe@127.0.0.1:$PG_PORT/gabe"
+  # Each service connects as its own least-privilege role (trust auth on loopback here).
+  service_url() { echo "postgresql://gabe_$1@127.0.0.1:$PG_PORT/gabe"; }
+fi
+
+export GABE_DATABASE_URL=$ADMIN_URL
+log "migrating"
+"$BIN/gabectl" migrate >/dev/null
+if [ "$own_pg" = 1 ]; then
+  for role in ingest scoring segments grants; do psql -q "$ADMIN_URL" -c "ALTER ROLE gabe_$role LOGIN" >/dev/null; done
+fi
+
+if [ ! -s "$STATE/demo-secret" ] || ! psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM ingest.sources WHERE name = 'demo'" | grep -q 1; then
+  if psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM ingest.sources WHERE name = 'demo'" | grep -q 1; then
+    "$BIN/gabectl" source rotate demo | tail -1 >"$STATE/demo-secret"
+  else
+    "$BIN/gabectl" source add demo --adapter generic | tail -1 >"$STATE/demo-secret"
+  fi
+  chmod 600 "$STATE/demo-secret"
+fi
+TOKEN=$("$BIN/gabectl" token create --role admin --name "up-$(date +%Y%m%d-%H%M%S)" | tail -1)
+
+declare -A ports=([ingest]=8081 [scoring]=8082 [segments]=8083 [grants]=8084)
+started=()
+for svc in ingest scoring segments grants; do
+  [ -x "$BIN/gabe-$svc" ] || continue
+  GABE_DATABASE_URL=$(service_url "$svc") GABE_LISTEN="127.0.0.1:${ports[$svc]}" \
+    "$BIN/gabe-$svc" 2>>"$STATE/logs/$svc.log" &
+  pids+=($!)
+  started+=("$svc")
+done
+for svc in "${started[@]}"; do
+  for _ in $(seq 100); do
+    curl -fs "http://127.0.0.1:${ports[$svc]}/readyz" >/dev/null 2>&1 && break
+    sleep 0.1
+  done
+  curl -fs "http://127.0.0.1:${ports[$svc]}/readyz" >/dev/null || { log "gabe-$svc did not become ready; see .gabe/logs/$svc.log"; exit 1; }
+done
+
+if [ "$(psql -q "$ADMIN_URL" -tAc "SELECT count(*) FROM donor.donors")" = "0" ]; then
+  log "loading demo data ($DEMO_DONORS donors) through POST /v1/import"
+  "$BIN/gabectl" demo-data --donors "$DEMO_DONORS" --seed 1 --source demo 2>/dev/null |
+    curl -fsS -X POST --data-binary @- -H 'Content-Type: application/x-ndjson' \
+      -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8081/v1/import >"$STATE/logs/demo-import.json"
+fi
+
+if command -v prometheus >/dev/null 2>&1; then
+  {
+    echo "global: {scrape_interval: 15s}"
+    echo "scrape_configs:"
+    for svc in "${started[@]}"; do
+      echo "  - job_name: gabe-$svc"
+      echo "    static_configs: [{targets: ['127.0.0.1:${ports[$svc]}']}]"
+    done
+  } >"$STATE/prometheus.yml"
+  prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
+    --web.listen-address=127.0.0.1:9090 >>"$STATE/logs/prometheus.log" 2>&1 &
+  prom_pid=$!
+fi
+
+cat >"$STATE/env" <<ENV
+export GABE_TOKEN=$TOKEN
+export GABE_WEBHOOK_SECRET=$(cat "$STATE/demo-secret")
+export GABE_INGEST_URL=http://127.0.0.1:8081
+export GABE_ADMIN_DATABASE_URL=$ADMIN_URL
+ENV
+chmod 600 "$STATE/env"
+
+echo
+echo "Gabe is running."
+for svc in "${started[@]}"; do printf '  gabe-%-9s http://127.0.0.1:%s   (logs: .gabe/logs/%s.log)\n' "$svc" "${ports[$svc]}" "$svc"; done
+[ -n "$prom_pid" ] && echo "  prometheus      http://127.0.0.1:9090"
+echo "  database        $ADMIN_URL"
+echo "  demo data       $(cat "$STATE/logs/demo-import.json" 2>/dev/null | head -c 200)"
+echo
+echo "Admin token (shown once; also in .gabe/env as GABE_TOKEN):"
+echo "  $TOKEN"
+echo "Webhook source 'demo' secret: in .gabe/env as GABE_WEBHOOK_SECRET"
+echo
+echo "Try:  source .gabe/env && curl -H \"Authorization: Bearer \$GABE_TOKEN\" \$GABE_INGEST_URL/v1/stats"
+echo "Press Ctrl-C to stop."
+wait "${pids[0]}"
