@@ -146,6 +146,7 @@ CREATE TABLE ingest.inbox (
   source        text NOT NULL,
   event_id      text NOT NULL,
   type          text,
+  adapter       text NOT NULL DEFAULT 'generic',  -- how raw is read on replay: generic, civicrm, import
   donor_ref     text,
   occurred_at   timestamptz,
   received_at   timestamptz NOT NULL DEFAULT now(),
@@ -214,16 +215,17 @@ BEGIN
   WITH ev AS (
     SELECT e.* FROM jsonb_to_recordset(p_events) AS e(
       seq integer, source text, event_id text, type text, occurred_at timestamptz,
-      raw text, reject text, data jsonb)
+      raw text, adapter text, donor_ref text, reject text, data jsonb)
   ), firsts AS (
     SELECT DISTINCT ON (ev.source, ev.event_id) ev.* FROM ev ORDER BY ev.source, ev.event_id, ev.seq
   ), taken AS (
-    INSERT INTO ingest.inbox AS i (source, event_id, type, donor_ref, occurred_at, raw, status, error)
-    SELECT f.source, f.event_id, f.type, f.data ->> 'donor_ref', f.occurred_at, f.raw,
-           CASE WHEN f.reject IS NULL THEN 'processed' ELSE 'rejected' END, f.reject
+    INSERT INTO ingest.inbox AS i (source, event_id, type, adapter, donor_ref, occurred_at, raw, status, error)
+    SELECT f.source, f.event_id, f.type, COALESCE(f.adapter, 'generic'), COALESCE(f.data ->> 'donor_ref', f.donor_ref),
+           f.occurred_at, f.raw, CASE WHEN f.reject IS NULL THEN 'processed' ELSE 'rejected' END, f.reject
     FROM firsts f
     ON CONFLICT (source, event_id) DO UPDATE
-      SET type = excluded.type, donor_ref = excluded.donor_ref, occurred_at = excluded.occurred_at,
+      SET type = excluded.type, adapter = excluded.adapter, donor_ref = excluded.donor_ref,
+          occurred_at = excluded.occurred_at,
           raw = excluded.raw, status = excluded.status, error = excluded.error,
           received_at = now(), attempts = i.attempts + 1
       WHERE i.status = 'rejected'
@@ -268,7 +270,10 @@ BEGIN
 
   -- A tombstoned person gets no profile data back, and no consent either.
   UPDATE ingest_batch b SET outcome = 'ignored'
-  WHERE b.tombstoned AND b.type IN ('donor.upserted', 'consent.changed');
+  WHERE b.tombstoned AND b.type IN ('donor.upserted', 'consent.changed', 'donor.merged');
+  -- What arrives for an erased person is not kept in the clear either.
+  UPDATE ingest.inbox i SET raw = NULL
+  FROM ingest_batch b WHERE b.tombstoned AND i.source = b.source AND i.event_id = b.event_id;
 
   -- 4. Donor profiles: the newest version per donor wins, also against what is stored.
   WITH newest AS (
@@ -421,7 +426,8 @@ BEGIN
 
   -- 10. Merges and erasures (alone in their batch).
   PERFORM ingest.merge_donors(b.donor_id, b.source, ARRAY(SELECT jsonb_array_elements_text(b.data -> 'merged_refs')))
-  FROM ingest_batch b WHERE b.outcome = 'processed' AND b.type = 'donor.merged' AND b.donor_id IS NOT NULL;
+  FROM ingest_batch b
+  WHERE b.outcome = 'processed' AND b.type = 'donor.merged' AND b.donor_id IS NOT NULL AND NOT b.tombstoned;
   PERFORM ingest.erase_donor(b.donor_id, 'crm:' || b.source)
   FROM ingest_batch b
   WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND b.donor_id IS NOT NULL AND NOT b.tombstoned;
@@ -509,9 +515,10 @@ BEGIN
   DELETE FROM donor.consents WHERE donor_id = p_donor;
   DELETE FROM donor.consent_history WHERE donor_id = p_donor;
   DELETE FROM donor.appeals WHERE donor_id = p_donor;
+  -- Records merged into this one describe the same person.
   UPDATE donor.donors
     SET ref = NULL, language = NULL, country = NULL, tags = '{}', erased_at = now(), modified_at = now()
-    WHERE id = p_donor;
+    WHERE id = p_donor OR merged_into = p_donor;
   INSERT INTO gabe.audit_log (service, actor, action, entity, details)
     VALUES ('ingest', p_actor, 'donor.erase', 'donor:' || p_donor, '{}');
   RETURN true;

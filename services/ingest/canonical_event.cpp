@@ -1,6 +1,9 @@
 #include "canonical_event.hpp"
 
 #include <algorithm>
+#include <chrono>
+
+#include "gabe/values.hpp"
 
 namespace gabe::ingest {
 
@@ -25,11 +28,37 @@ bool all_upper_letters(std::string_view s, std::size_t n) {
          std::all_of(s.begin(), s.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
+bool is_letter(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+// "de", "en", "de-DE", "de_DE": two letters, then optionally a region.
 bool is_language_tag(std::string_view s) {
-  if (s.size() < 2 || s.size() > 12) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-' || c == '_';
-  });
+  if (s.size() < 2 || s.size() > 12 || !is_letter(s[0]) || !is_letter(s[1])) return false;
+  if (s.size() == 2) return true;
+  return (s[2] == '-' || s[2] == '_') && s.size() > 3 &&
+         std::all_of(s.begin() + 3, s.end(),
+                     [](char c) { return is_letter(c) || (c >= '0' && c <= '9'); });
+}
+
+// A time of the data more than a day ahead would block every later update of the record.
+constexpr std::int64_t kFutureToleranceSeconds = 86400;
+
+bool too_far_ahead(const std::string& instant) {
+  auto t = parse_instant(instant);
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+  return t && t->epoch_seconds > now + kFutureToleranceSeconds;
+}
+
+std::optional<std::string> past_instant(FieldReader& r, std::string_view key) {
+  auto v = r.instant(key);
+  if (v && too_far_ahead(*v)) {
+    r.add_error(key, "must not be more than a day in the future");
+    return std::nullopt;
+  }
+  return v;
 }
 
 // Writes an optional string field only when present.
@@ -70,7 +99,7 @@ void map_donor_upserted(FieldReader& r, JsonWriter& w, const std::string& occurr
     }
   }
   put(w, "tags", r.string_list("tags", false, 100));
-  auto updated_at = r.instant("updated_at");
+  auto updated_at = past_instant(r, "updated_at");
   w.field("updated_at", updated_at.value_or(occurred_at));
   bool grants = false;
   if (const JsonValue* consent = r.object("consent")) {
@@ -184,7 +213,7 @@ void map_event(CanonicalEvent& event, const JsonValue& data) {
     put(w, "donor_ref", r.string("donor_ref", true));
     put(w, "channel", r.one_of("channel", {"email", "post", "phone", "sms", "profiling"}, true));
     put(w, "granted", r.boolean("granted", true));
-    w.field("at", r.instant("at").value_or(event.occurred_at));
+    w.field("at", past_instant(r, "at").value_or(event.occurred_at));
     put(w, "consent_source", r.string("source", false, 200));
   } else if (t == "gift.created" || t == "gift.updated") {
     map_gift(r, w);
@@ -202,6 +231,10 @@ void map_event(CanonicalEvent& event, const JsonValue& data) {
   }
   w.end_object();
   if (!r.ok()) {
+    if (const JsonValue* ref = member(data, "donor_ref");
+        ref && ref->IsString() && ref->GetStringLength() <= 256) {
+      event.donor_ref.assign(ref->GetString(), ref->GetStringLength());
+    }
     event.errors = r.errors();
     std::string reason = "invalid data:";
     for (const auto& e : event.errors) reason += " " + e.field + " " + e.message + ";";
@@ -223,7 +256,7 @@ void map_generic_envelope(CanonicalEvent& event, const JsonValue& envelope,
   if (!data || !data->IsObject()) throw bad_request("The event needs an object `data`.");
   event.type.assign(type->GetString(), type->GetStringLength());
   FieldReader r(envelope);
-  auto ts = r.instant("timestamp");
+  auto ts = past_instant(r, "timestamp");
   event.occurred_at = ts.value_or(fallback_time);
   if (!r.ok()) {
     event.errors = r.errors();
@@ -239,9 +272,11 @@ void map_import_line(CanonicalEvent& event, const JsonValue& line,
   FieldReader r(line);
   auto id = r.string("id", true, 200);
   auto source = r.string("source", false, 63);
-  if (!id) throw bad_request("The line needs a string `id`.");
+  if (!id) throw bad_request("The line needs a string `id` of at most 200 bytes.");
+  if (!r.ok()) throw bad_request("The line's `source` must be a source name.");
   event.event_id = *id;
   event.source = source.value_or(default_source);
+  event.adapter = "import";
   if (event.source.empty()) throw bad_request("The line needs a `source`.");
   map_generic_envelope(event, line, fallback_time);
 }

@@ -16,9 +16,11 @@ struct CanonicalEvent {
   std::string source;
   std::string event_id;
   std::string type;
-  std::string occurred_at;            // RFC 3339, UTC
-  std::string raw;                    // what was received, kept for replay
-  std::string data_json;              // normalised data (empty when rejected)
+  std::string occurred_at;          // RFC 3339, UTC
+  std::string raw;                  // what was received, kept for replay
+  std::string adapter = "generic";  // how `raw` is read again on replay: generic, civicrm, import
+  std::string donor_ref;            // for rejected events: the person named, so erasure finds them
+  std::string data_json;            // normalised data (empty when rejected)
   std::optional<std::string> reject;  // why the event is rejected, if it is
   std::vector<FieldError> errors;     // the field errors behind `reject`
 

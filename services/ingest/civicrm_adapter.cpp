@@ -103,7 +103,7 @@ std::string recurring_interval(const JsonValue& values) {
                         .value_or(as_text(values, "frequency_unit:name").value_or("month")));
   long n = 1;
   if (auto s = as_text(values, "frequency_interval")) n = std::strtol(s->c_str(), nullptr, 10);
-  if (unit == "year") return "yearly";
+  if (unit == "year" && n == 1) return "yearly";
   if (unit == "month" && n == 3) return "quarterly";
   if (unit == "month" && n == 6) return "half_yearly";
   if (unit == "month" && n == 12) return "yearly";
@@ -119,16 +119,24 @@ void map_contact(const JsonValue& v, rapidjson::Document& d) {
   copy(d, v, "address_primary.street_address", "street");
   copy(d, v, "address_primary.postal_code", "postal_code");
   copy(d, v, "address_primary.city", "city");
-  copy(d, v, "address_primary.country_id:name", "country");
+  copy(d, v, "address_primary.country_id:abbr", "country");
   if (auto lang = as_text(v, "preferred_language")) set_string(d, "language", lang->substr(0, 2));
+  // Only what the contact says: a flag that is not sent grants nothing and withdraws nothing.
   const bool opt_out = flag(v, "is_opt_out");
   rapidjson::Value consent(rapidjson::kObjectType);
   auto& a = d.GetAllocator();
-  consent.AddMember("email", !opt_out && !flag(v, "do_not_email"), a);
-  consent.AddMember("post", !flag(v, "do_not_mail"), a);
-  consent.AddMember("phone", !flag(v, "do_not_phone"), a);
-  consent.AddMember("sms", !opt_out && !flag(v, "do_not_sms"), a);
-  d.AddMember("consent", consent, a);
+  auto state = [&](const char* channel, std::string_view field, bool bulk) {
+    if (member(v, field)) {
+      consent.AddMember(rapidjson::StringRef(channel), !(bulk && opt_out) && !flag(v, field), a);
+    } else if (bulk && opt_out) {
+      consent.AddMember(rapidjson::StringRef(channel), false, a);
+    }
+  };
+  state("email", "do_not_email", true);
+  state("post", "do_not_mail", false);
+  state("phone", "do_not_phone", false);
+  state("sms", "do_not_sms", true);
+  if (consent.MemberCount() > 0) d.AddMember("consent", consent, a);
   if (auto modified = as_text(v, "modified_date")) {
     // APIv4 returns "YYYY-MM-DD HH:MM:SS" in the site's zone; only offset-carrying values are
     // unambiguous, others fall back to the event time.

@@ -16,6 +16,12 @@ void prepare_ingest_connection(pqxx::connection& conn) {
 
 std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
                                        const std::vector<CanonicalEvent>& events) {
+  pqxx::nontransaction tx(conn);  // one statement, committed on its own
+  return apply_events(tx, events);
+}
+
+std::vector<ApplyOutcome> apply_events(pqxx::transaction_base& tx,
+                                       const std::vector<CanonicalEvent>& events) {
   JsonWriter w;
   w.begin_array();
   for (std::size_t i = 0; i < events.size(); ++i) {
@@ -27,15 +33,16 @@ std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
     w.field("type", e.type);
     w.field("occurred_at", e.occurred_at);
     w.field("raw", e.raw);
+    w.field("adapter", e.adapter);
     if (e.reject) {
       w.field("reject", *e.reject);
+      if (!e.donor_ref.empty()) w.field("donor_ref", e.donor_ref);
     } else {
       w.key("data").raw(e.data_json);
     }
     w.end_object();
   }
   w.end_array();
-  pqxx::nontransaction tx(conn);
   auto rows = tx.exec_prepared("apply_events", w.take());
   std::vector<ApplyOutcome> out(events.size());
   for (const auto& row : rows) {

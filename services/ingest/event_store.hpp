@@ -29,6 +29,9 @@ void prepare_ingest_connection(pqxx::connection& conn);
 // committed. Outcomes are in input order.
 std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
                                        const std::vector<CanonicalEvent>& events);
+// The same inside the caller's transaction (committed with it).
+std::vector<ApplyOutcome> apply_events(pqxx::transaction_base& tx,
+                                       const std::vector<CanonicalEvent>& events);
 
 struct SourceInfo {
   std::string adapter;

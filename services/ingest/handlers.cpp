@@ -60,14 +60,34 @@ CanonicalEvent map_received(const std::string& adapter, const std::string& sourc
   event.source = source;
   event.event_id = event_id;
   event.raw = body;
+  event.adapter = adapter;
   auto doc = parse_json(body);
-  if (adapter == "civicrm") {
+  if (adapter == "import") {
+    map_import_line(event, *doc, source, fallback_time);
+    event.source = source;  // the inbox row's identity stays what it was
+    event.event_id = event_id;
+  } else if (adapter == "civicrm") {
     event.occurred_at = fallback_time;
     map_civicrm_event(event, *doc);
   } else {
     map_generic_envelope(event, *doc, fallback_time);
   }
   return event;
+}
+
+const char* signature_problem(SignatureCheck check) {
+  switch (check) {
+    case SignatureCheck::stale_timestamp:
+      return "The webhook timestamp is more than 5 minutes from now.";
+    case SignatureCheck::bad_timestamp:
+      return "The webhook-timestamp must be Unix seconds.";
+    case SignatureCheck::missing_headers:
+      return "The webhook-id, webhook-timestamp and webhook-signature headers are required.";
+    case SignatureCheck::ok:
+    case SignatureCheck::mismatch:
+      break;
+  }
+  return "Unknown webhook source or bad signature.";
 }
 
 class IngestApi {
@@ -93,12 +113,7 @@ class IngestApi {
     auto check = verify_webhook_signature(info->secrets, id, ts, sig, req.body, now_seconds());
     if (check != SignatureCheck::ok) {
       count("webhook", "unauthorized");
-      const char* why =
-          check == SignatureCheck::stale_timestamp ? "The webhook timestamp is too far from now."
-          : check == SignatureCheck::missing_headers
-              ? "The webhook-id, webhook-timestamp and webhook-signature headers are required."
-              : "Unknown webhook source or bad signature.";
-      throw unauthorized(why);
+      throw unauthorized(signature_problem(check));
     }
     if (id.size() > 200) throw bad_request("The webhook-id is too long.");
     require_json(req);
@@ -174,7 +189,7 @@ class IngestApi {
   http::Response replay(http::Request& req) {
     const auto id = parse_id(req.param("id"));
     struct Stored {
-      std::string source, event_id, raw, status, adapter, occurred_at;
+      std::string source, event_id, raw, status, adapter, occurred_at, type;
       bool erased;
     };
     auto stored = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<Stored> {
@@ -182,8 +197,13 @@ class IngestApi {
       auto rows = tx.exec_params(sql::kEventForReplay, id);
       if (rows.empty()) return std::nullopt;
       const auto& r = rows[0];
-      return Stored{r[0].c_str(),  r[1].c_str(), r[2].is_null() ? "" : r[2].c_str(),
-                    r[3].c_str(),  r[4].c_str(), r[5].is_null() ? now_instant() : r[5].c_str(),
+      return Stored{r[0].c_str(),
+                    r[1].c_str(),
+                    r[2].is_null() ? "" : r[2].c_str(),
+                    r[3].c_str(),
+                    r[4].c_str(),
+                    r[5].is_null() ? now_instant() : r[5].c_str(),
+                    r[6].is_null() ? "" : r[6].c_str(),
                     r[2].is_null()};
     });
     if (!stored) throw not_found("No such event.");
@@ -198,13 +218,15 @@ class IngestApi {
       event.source = stored->source;
       event.event_id = stored->event_id;
       event.raw = stored->raw;
-      event.type = "unparseable";
+      event.adapter = stored->adapter;
+      event.type = stored->type;
       event.occurred_at = stored->occurred_at;
       event.reject = p.detail();
     }
+    // The replay and its audit entry commit together.
     auto outcome = ctx_.pool.run([&](pqxx::connection& c) {
-      auto o = apply_events(c, {event}).at(0);
       pqxx::work tx(c);
+      auto o = apply_events(tx, {event}).at(0);
       JsonWriter d;
       d.begin_object()
           .field("event_id", stored->event_id)

@@ -84,9 +84,9 @@ ORDER BY i.id LIMIT $3
 )sql";
 
 inline constexpr const char* kEventForReplay = R"sql(
-SELECT i.source, i.event_id, i.raw, i.status, s.adapter,
-       to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
-FROM ingest.inbox i JOIN ingest.sources s ON s.name = i.source
+SELECT i.source, i.event_id, i.raw, i.status, i.adapter,
+       to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), i.type
+FROM ingest.inbox i
 WHERE i.id = $1
 )sql";
 

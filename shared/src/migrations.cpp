@@ -111,7 +111,9 @@ std::vector<Status> status(pqxx::connection& conn) {
 bool is_current(pqxx::connection& conn) {
   pqxx::nontransaction tx(conn);
   auto rows = tx.exec("SELECT COALESCE(max(version), 0) FROM gabe_meta.schema_migrations");
-  return rows[0][0].as<int>() == latest_version();
+  // A database ahead of this binary (a newer release migrated first) is still compatible:
+  // migrations only ever add, so that old and new pods can run side by side during a rollout.
+  return rows[0][0].as<int>() >= latest_version();
 }
 
 }  // namespace gabe::migrations

@@ -18,6 +18,7 @@ constexpr Titles kTitles[] = {
     {403, "Keine Berechtigung", "Forbidden"},
     {404, "Nicht gefunden", "Not Found"},
     {405, "Methode nicht erlaubt", "Method Not Allowed"},
+    {408, "Zeitüberschreitung der Anfrage", "Request Timeout"},
     {409, "Konflikt", "Conflict"},
     {413, "Anfrage zu groß", "Content Too Large"},
     {415, "Nicht unterstützter Inhaltstyp", "Unsupported Media Type"},

@@ -11,9 +11,10 @@
 #include <boost/beast/http.hpp>
 
 #include <atomic>
-#include <limits>
 #include <condition_variable>
+#include <cstring>
 #include <future>
+#include <limits>
 #include <mutex>
 #include <thread>
 
@@ -110,23 +111,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // Runs on a worker thread.
   std::size_t read_body_chunk(char* buffer, std::size_t size) {
+    // The read fills the session's own chunk: if the caller gives up (timeout) while a read
+    // is pending, the read still writes into memory that lives as long as the session.
     auto done = std::make_shared<std::promise<std::pair<beast::error_code, std::size_t>>>();
     auto result = done->get_future();
-    net::post(stream_.get_executor(), [this, buffer, size, done] {
-      auto& parser = *stream_parser_;
-      if (parser.is_done()) {
-        done->set_value({{}, 0});
-        return;
-      }
-      parser.get().body().data = buffer;
-      parser.get().body().size = size;
-      stream_.expires_after(server_.options.read_timeout);
-      bhttp::async_read(stream_, buffer_, parser,
-                        [this, size, done](beast::error_code ec, std::size_t) {
-                          if (ec == bhttp::error::need_buffer) ec = {};
-                          done->set_value({ec, size - stream_parser_->get().body().size});
-                        });
-    });
+    chunk_.resize(size);
+    net::post(stream_.get_executor(),
+              [self = shared_from_this(), done] { self->start_chunk_read(done); });
     if (result.wait_for(server_.options.read_timeout + std::chrono::seconds(5)) !=
         std::future_status::ready) {
       throw Problem(408, "timeout", "The request body arrived too slowly.");
@@ -136,10 +127,30 @@ class Session : public std::enable_shared_from_this<Session> {
       throw Problem(408, "timeout", "The request body arrived too slowly.");
     if (ec == bhttp::error::body_limit) throw payload_too_large("The request body is too large.");
     if (ec) throw bad_request("The request body could not be read.");
+    std::memcpy(buffer, chunk_.data(), n);
     return n;
   }
 
  private:
+  using ChunkPromise = std::shared_ptr<std::promise<std::pair<beast::error_code, std::size_t>>>;
+
+  void start_chunk_read(const ChunkPromise& done) {
+    auto& parser = *stream_parser_;
+    if (parser.is_done()) {
+      done->set_value({{}, 0});
+      return;
+    }
+    parser.get().body().data = chunk_.data();
+    parser.get().body().size = chunk_.size();
+    stream_.expires_after(server_.options.read_timeout);
+    bhttp::async_read(
+        stream_, buffer_, parser,
+        [self = shared_from_this(), done](beast::error_code ec, std::size_t) {
+          if (ec == bhttp::error::need_buffer) ec = {};
+          done->set_value({ec, self->chunk_.size() - self->stream_parser_->get().body().size});
+        });
+  }
+
   void read_header() {
     header_parser_.emplace();
     header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
@@ -193,10 +204,12 @@ class Session : public std::enable_shared_from_this<Session> {
       dispatch_to_worker(route);
       return;
     }
-    if (auto length = header_parser_->content_length(); length && *length > server_.options.body_limit) {
+    if (auto length = header_parser_->content_length();
+        length && *length > server_.options.body_limit) {
       keep_alive_ = false;
       return finish_without_body(payload_too_large("The request body is larger than " +
-                                                   std::to_string(server_.options.body_limit) + " bytes."));
+                                                   std::to_string(server_.options.body_limit) +
+                                                   " bytes."));
     }
     body_parser_.emplace(std::move(*header_parser_));
     body_parser_->body_limit(server_.options.body_limit);
@@ -226,11 +239,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // A request that ends before its body was read: answer and close the connection.
   void finish_without_body(const Problem& p) {
     auto response = problem_response(p, request_->language());
-    if (p.status() != 404 && p.status() != 405) keep_alive_ = false;
-    if (keep_alive_) {
-      // The unread body would be taken as the next request: drain small ones, else close.
-      keep_alive_ = false;
-    }
+    // An unread body would be taken for the next request: then the connection closes.
+    if (!header_parser_->is_done()) keep_alive_ = false;
     write(std::move(response));
   }
 
@@ -290,6 +300,7 @@ class Session : public std::enable_shared_from_this<Session> {
   // For errors found before a request object exists (bad HTTP, huge headers).
   void respond_now(const Problem& p) {
     request_ = std::make_shared<Request>();
+    started_ = Clock::now();
     server_.request_started();
     keep_alive_ = false;
     write(problem_response(p, Language::de));
@@ -317,6 +328,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
   std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> stream_parser_;
+  std::vector<char> chunk_;
   std::shared_ptr<Request> request_;
   bool keep_alive_ = true;
   bool first_request_ = true;
@@ -361,8 +373,10 @@ Server::Server(ServerOptions options, const Router& router, Authenticator authen
     : impl_(std::make_unique<Impl>(std::move(options), router, std::move(authenticate),
                                    std::move(observe))) {
   auto& a = impl_->acceptor;
-  auto address = net::ip::make_address(
-      impl_->options.listen.host == "localhost" ? "127.0.0.1" : impl_->options.listen.host);
+  boost::system::error_code bad_address;
+  const auto& host = impl_->options.listen.host;
+  auto address = net::ip::make_address(host == "localhost" ? "127.0.0.1" : host, bad_address);
+  if (bad_address) throw ConfigError("GABE_LISTEN: '" + host + "' is not an IP address");
   tcp::endpoint endpoint(address, impl_->options.listen.port);
   a.open(endpoint.protocol());
   a.set_option(net::socket_base::reuse_address(true));

@@ -1,5 +1,7 @@
 #include "gabe/service.hpp"
 
+#include <libpq-fe.h>
+
 #include <csignal>
 #include <iostream>
 
@@ -140,6 +142,14 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     log::init(spec.name);
     auto options = http::ServerOptions::from_env({"127.0.0.1", spec.default_port});
     const std::string url = config::required("GABE_DATABASE_URL");
+    if (char* error = nullptr; PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &error)) {
+      PQconninfoFree(parsed);
+    } else {
+      std::string why = error ? error : "unparseable";
+      PQfreemem(error);
+      throw ConfigError("GABE_DATABASE_URL is not a libpq URI or conninfo: " +
+                        why.substr(0, why.find('\n')));
+    }
     const auto pool_size =
         static_cast<std::size_t>(config::get_int("GABE_DB_POOL_SIZE", options.workers, 1, 500));
     db::Pool pool(url, pool_size, spec.on_connect);

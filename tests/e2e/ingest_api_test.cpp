@@ -507,3 +507,76 @@ TEST_F(IngestApi, BulkImportStreamsCountsAndIsIdempotent) {
 
 }  // namespace
 }  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class IngestPrivacy : public IngestTest {
+ protected:
+  std::unique_ptr<rapidjson::Document> body(const HttpResponse& r) { return parse_json(r.body); }
+};
+
+TEST_F(IngestPrivacy, ErasureAlsoCoversMergedRecordsRejectedEventsAndLaterArrivals) {
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"keep","first_name":"Greta"})", "1").status,
+            200);
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"old","first_name":"Greta","tags":["x"]})", "2")
+                .status,
+            200);
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["old"]})", "3").status,
+            200);
+  ASSERT_EQ(event("gift.created",
+                  R"({"gift_ref":"g","donor_ref":"old","amount":"oops","note":"Greta"})", "4")
+                .status,
+            422);
+  const auto id = scalar("SELECT id FROM donor.donors WHERE ref = 'keep'");
+  ASSERT_EQ(admin("DELETE", "/v1/donors/" + id).status, 200);
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE ref IS NOT NULL OR tags <> '{}'"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw LIKE '%Greta%'"), "0");
+  // Arrivals after the erasure are not kept in the clear, and a merge into the erased
+  // record does nothing.
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"keep","first_name":"Greta"})", "5").status,
+            200);
+  ASSERT_EQ(event("donor.upserted",
+                  R"({"donor_ref":"other","first_name":"Otto","consent":{"post":true}})", "6")
+                .status,
+            200);
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["other"]})", "7").status,
+            200);
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw LIKE '%Greta%'"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM pii.donor_pii WHERE first_name = 'Otto'"), "1");
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=other").status, 200);
+  // A fresh profile for the merged-away ref can be created with consent.
+  ASSERT_EQ(event("donor.upserted",
+                  R"({"donor_ref":"old","first_name":"Greta","consent":{"email":true}})", "8")
+                .status,
+            200);
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=old").status, 200);
+}
+
+TEST_F(IngestPrivacy, ImportedEventsOfACivicrmSourceCanBeReplayed) {
+  std::string out;
+  ASSERT_EQ(gabectl({"source", "add", "civi", "--adapter", "civicrm"}, &out), 0);
+  auto import = [&](const std::string& line) {
+    return client_->request(
+        "POST", "/v1/import",
+        {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "application/x-ndjson"}},
+        line + "\n");
+  };
+  auto r = import(
+      R"({"id":"i1","source":"civi","type":"gift.refunded","timestamp":"2026-11-25T10:00:00Z","data":{"gift_ref":"g1"}})");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ((*body(r))["rejected"].GetInt(), 1);  // the gift is not there yet
+  ASSERT_EQ(
+      import(
+          R"({"id":"i2","source":"civi","type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":"g1","donor_ref":"d","amount":"5.00","received_on":"2026-11-20"}})")
+          .status,
+      200);
+  const auto id = scalar("SELECT id FROM ingest.inbox WHERE event_id = 'i1'");
+  auto replay = admin("POST", "/v1/events/" + id + "/replay");
+  ASSERT_EQ(replay.status, 200) << replay.body;
+  EXPECT_STREQ((*body(replay))["status"].GetString(), "processed");
+  EXPECT_EQ(scalar("SELECT status FROM donor.gifts WHERE ref = 'g1'"), "refunded");
+}
+
+}  // namespace
+}  // namespace gabe::test

@@ -73,6 +73,24 @@ TEST(CanonicalEvent, RejectsUnknownConsentChannelsAndBadCountry) {
             (std::vector<std::string>{"data.country", "data.consent.fax", "data.audit.gender"}));
 }
 
+TEST(CanonicalEvent, FutureTimesAndOddLanguagesAreRejected) {
+  EXPECT_TRUE(
+      map(R"({"type":"donor.upserted","timestamp":"2199-01-01T00:00:00Z","data":{"donor_ref":"d"}})")
+          .reject);
+  EXPECT_TRUE(
+      map(R"({"type":"donor.upserted","data":{"donor_ref":"d","updated_at":"2199-01-01T00:00:00Z"}})")
+          .reject);
+  EXPECT_TRUE(map(R"({"type":"donor.upserted","data":{"donor_ref":"d","language":"-x"}})").reject);
+  EXPECT_FALSE(
+      map(R"({"type":"donor.upserted","data":{"donor_ref":"d","language":"de_DE"}})").reject);
+}
+
+TEST(CanonicalEvent, RejectedEventsStillNameTheirDonor) {
+  auto e = map(R"({"type":"gift.created","data":{"donor_ref":"d7","amount":"x"}})");
+  ASSERT_TRUE(e.reject);
+  EXPECT_EQ(e.donor_ref, "d7");
+}
+
 TEST(CanonicalEvent, UnknownTypeIsRejectedNotABadRequest) {
   auto e = map(R"({"type":"donor.exploded","data":{}})");
   EXPECT_TRUE(e.reject);

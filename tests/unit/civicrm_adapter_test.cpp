@@ -35,7 +35,19 @@ TEST(CiviCrmAdapter, OptOutWithdrawsEmailConsent) {
   auto e = map(R"({"entity":"Contact","action":"edit","values":{"id":"17","is_opt_out":1}})");
   auto d = parse_json(e.data_json);
   EXPECT_FALSE((*d)["consent"]["email"].GetBool());
-  EXPECT_TRUE((*d)["consent"]["post"].GetBool());
+  EXPECT_FALSE((*d)["consent"]["sms"].GetBool());
+  EXPECT_FALSE((*d)["consent"].HasMember("post"));  // not said, so not changed
+  EXPECT_FALSE((*d)["grants_consent"].GetBool());
+}
+
+TEST(CiviCrmAdapter, ContactWithoutFlagsGrantsNothing) {
+  auto e = map(R"({"entity":"Contact","action":"edit","values":{"id":"17","first_name":"Anna",
+      "address_primary.country_id:abbr":"DE"}})");
+  ASSERT_FALSE(e.reject) << *e.reject;
+  auto d = parse_json(e.data_json);
+  EXPECT_FALSE(d->HasMember("consent"));
+  EXPECT_FALSE((*d)["grants_consent"].GetBool());
+  EXPECT_STREQ((*d)["country"].GetString(), "DE");
 }
 
 TEST(CiviCrmAdapter, ContributionBecomesGiftWithExactAmount) {

@@ -32,7 +32,7 @@ struct Status {
 // naming the migration when an applied one was edited.
 int apply(pqxx::connection& conn, std::ostream& out);
 std::vector<Status> status(pqxx::connection& conn);
-// True when the database has exactly the embedded migrations (cheap; for /readyz).
+// True when the database has at least the embedded migrations (cheap; for /readyz).
 bool is_current(pqxx::connection& conn);
 
 }  // namespace gabe::migrations
