@@ -271,9 +271,13 @@ BEGIN
   -- A tombstoned person gets no profile data back, and no consent either.
   UPDATE ingest_batch b SET outcome = 'ignored'
   WHERE b.tombstoned AND b.type IN ('donor.upserted', 'consent.changed', 'donor.merged');
-  -- What arrives for an erased person is not kept in the clear either.
+    -- What arrives for an erased person is not kept in the clear either, rejected or not.
   UPDATE ingest.inbox i SET raw = NULL
   FROM ingest_batch b WHERE b.tombstoned AND i.source = b.source AND i.event_id = b.event_id;
+  UPDATE ingest.inbox i SET raw = NULL
+  FROM ingest_batch b, ingest.tombstones t
+  WHERE b.outcome = 'rejected' AND i.source = b.source AND i.event_id = b.event_id
+    AND i.donor_ref IS NOT NULL AND t.ref_hash = ingest.ref_hash(i.source, i.donor_ref);
 
   -- 4. Donor profiles: the newest version per donor wins, also against what is stored.
   WITH newest AS (
@@ -428,9 +432,16 @@ BEGIN
   PERFORM ingest.merge_donors(b.donor_id, b.source, ARRAY(SELECT jsonb_array_elements_text(b.data -> 'merged_refs')))
   FROM ingest_batch b
   WHERE b.outcome = 'processed' AND b.type = 'donor.merged' AND b.donor_id IS NOT NULL AND NOT b.tombstoned;
+    -- A CRM erases a person by their own ref. An erasure of a ref that was merged into another
+  -- donor (CRMs delete the duplicate when they merge) retires that ref only.
   PERFORM ingest.erase_donor(b.donor_id, 'crm:' || b.source)
-  FROM ingest_batch b
-  WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND b.donor_id IS NOT NULL AND NOT b.tombstoned;
+  FROM ingest_batch b JOIN donor.donors d ON d.id = b.donor_id
+  WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND NOT b.tombstoned
+    AND d.source = b.source AND d.ref = b.data ->> 'donor_ref';
+  PERFORM ingest.retire_ref(b.source, b.data ->> 'donor_ref')
+  FROM ingest_batch b JOIN donor.donors d ON d.id = b.donor_id
+  WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND NOT b.tombstoned
+    AND (d.source <> b.source OR d.ref IS DISTINCT FROM b.data ->> 'donor_ref');
 
   -- 11. Late rejections are recorded in the inbox; the answer covers every input event.
   UPDATE ingest.inbox i SET status = 'rejected', error = substr(b.outcome, 10)
@@ -457,7 +468,10 @@ DECLARE
   v_ref text;
 BEGIN
   FOREACH v_ref IN ARRAY p_refs LOOP
-    SELECT r.donor_id INTO v_old FROM ingest.donor_refs r WHERE r.source = p_source AND r.ref = v_ref;
+        SELECT r.donor_id INTO v_old FROM ingest.donor_refs r WHERE r.source = p_source AND r.ref = v_ref;
+    IF v_old IS NULL AND EXISTS (SELECT 1 FROM ingest.tombstones t WHERE t.ref_hash = ingest.ref_hash(p_source, v_ref)) THEN
+      CONTINUE;  -- an erased person is not brought back by a merge
+    END IF;
     IF v_old IS NULL THEN
       INSERT INTO ingest.donor_refs (source, ref, donor_id) VALUES (p_source, v_ref, p_survivor);
       CONTINUE;
@@ -507,7 +521,7 @@ BEGIN
   INSERT INTO ingest.tombstones (ref_hash, donor_id)
     SELECT ingest.ref_hash(r.source, r.ref), p_donor FROM ingest.donor_refs r WHERE r.donor_id = p_donor
   ON CONFLICT (ref_hash) DO UPDATE SET donor_id = excluded.donor_id, erased_at = now();
-  UPDATE ingest.inbox i SET raw = NULL
+    UPDATE ingest.inbox i SET raw = NULL, donor_ref = NULL
     FROM ingest.donor_refs r WHERE r.donor_id = p_donor AND i.source = r.source AND i.donor_ref = r.ref;
   DELETE FROM ingest.donor_refs WHERE donor_id = p_donor;
   DELETE FROM pii.donor_pii WHERE donor_id = p_donor;
@@ -522,6 +536,22 @@ BEGIN
   INSERT INTO gabe.audit_log (service, actor, action, entity, details)
     VALUES ('ingest', p_actor, 'donor.erase', 'donor:' || p_donor, '{}');
   RETURN true;
+END
+$$;
+
+-- A ref that stops resolving without erasing the donor it resolves to (a merged-away
+-- duplicate the CRM deleted): tombstoned, and its raw events scrubbed.
+CREATE FUNCTION ingest.retire_ref(p_source text, p_ref text) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+  INSERT INTO ingest.tombstones (ref_hash, donor_id)
+    SELECT ingest.ref_hash(r.source, r.ref), r.donor_id FROM ingest.donor_refs r
+    WHERE r.source = p_source AND r.ref = p_ref
+  ON CONFLICT (ref_hash) DO NOTHING;
+  UPDATE ingest.inbox SET raw = NULL, donor_ref = NULL WHERE source = p_source AND donor_ref = p_ref;
+  DELETE FROM ingest.donor_refs WHERE source = p_source AND ref = p_ref;
+  UPDATE donor.donors SET ref = NULL, modified_at = now()
+    WHERE source = p_source AND ref = p_ref AND merged_into IS NOT NULL;
 END
 $$;
 

@@ -67,7 +67,8 @@ void put(JsonWriter& w, std::string_view key, const std::optional<T>& v) {
   if (v) w.field(key, *v);
 }
 
-void map_donor_upserted(FieldReader& r, JsonWriter& w, const std::string& occurred_at) {
+void map_donor_upserted(const JsonValue& data, FieldReader& r, JsonWriter& w,
+                        const std::string& occurred_at) {
   put(w, "donor_ref", r.string("donor_ref", true));
   for (const char* key :
        {"first_name", "last_name", "organization_name", "street", "postal_code", "city"}) {
@@ -121,7 +122,12 @@ void map_donor_upserted(FieldReader& r, JsonWriter& w, const std::string& occurr
     w.end_object();
     for (const auto& e : cr.errors()) r.add_error(e.field.substr(5), e.message);
   }
-  w.field("grants_consent", grants);
+  // Consent read off a CRM's opt-out flags (a flag not set) is no affirmative consent: it
+  // keeps the channels' state but does not lift an erasure tombstone.
+  const JsonValue* basis = member(data, "consent_basis");
+  const bool affirmative =
+      !(basis && basis->IsString() && std::string_view(basis->GetString()) == "opt_out_flags");
+  w.field("grants_consent", grants && affirmative);
   if (const JsonValue* audit = r.object("audit")) {
     FieldReader ar(*audit, "data.audit.");
     w.key("audit").begin_object();
@@ -181,11 +187,20 @@ void map_campaign(FieldReader& r, JsonWriter& w) {
 
 }  // namespace
 
+// The person an event names, also when it is rejected, so that erasure can find it.
+std::string donor_ref_of(const JsonValue& data) {
+  const JsonValue* ref = member(data, "donor_ref");
+  if (ref && ref->IsString() && ref->GetStringLength() <= 256)
+    return {ref->GetString(), ref->GetStringLength()};
+  return {};
+}
+
 bool is_known_event_type(std::string_view type) {
   return std::find(kEventTypes.begin(), kEventTypes.end(), type) != kEventTypes.end();
 }
 
 void map_event(CanonicalEvent& event, const JsonValue& data) {
+  event.donor_ref = donor_ref_of(data);
   if (!is_known_event_type(event.type)) {
     event.reject = "unknown event type '" + event.type.substr(0, 64) + "'";
     event.errors.push_back({"type", "is not a known event type"});
@@ -201,7 +216,7 @@ void map_event(CanonicalEvent& event, const JsonValue& data) {
   w.begin_object();
   const std::string& t = event.type;
   if (t == "donor.upserted") {
-    map_donor_upserted(r, w, event.occurred_at);
+    map_donor_upserted(data, r, w, event.occurred_at);
   } else if (t == "donor.merged") {
     put(w, "donor_ref", r.string("donor_ref", true));
     auto refs = r.string_list("merged_refs", true, 1000);
@@ -231,10 +246,6 @@ void map_event(CanonicalEvent& event, const JsonValue& data) {
   }
   w.end_object();
   if (!r.ok()) {
-    if (const JsonValue* ref = member(data, "donor_ref");
-        ref && ref->IsString() && ref->GetStringLength() <= 256) {
-      event.donor_ref.assign(ref->GetString(), ref->GetStringLength());
-    }
     event.errors = r.errors();
     std::string reason = "invalid data:";
     for (const auto& e : event.errors) reason += " " + e.field + " " + e.message + ";";
@@ -259,6 +270,7 @@ void map_generic_envelope(CanonicalEvent& event, const JsonValue& envelope,
   auto ts = past_instant(r, "timestamp");
   event.occurred_at = ts.value_or(fallback_time);
   if (!r.ok()) {
+    event.donor_ref = donor_ref_of(*data);
     event.errors = r.errors();
     event.reject = "invalid timestamp";
     return;

@@ -136,7 +136,10 @@ void map_contact(const JsonValue& v, rapidjson::Document& d) {
   state("post", "do_not_mail", false);
   state("phone", "do_not_phone", false);
   state("sms", "do_not_sms", true);
-  if (consent.MemberCount() > 0) d.AddMember("consent", consent, a);
+  if (consent.MemberCount() > 0) {
+    d.AddMember("consent", consent, a);
+    set_string(d, "consent_basis", "opt_out_flags");
+  }
   if (auto modified = as_text(v, "modified_date")) {
     // APIv4 returns "YYYY-MM-DD HH:MM:SS" in the site's zone; only offset-carrying values are
     // unambiguous, others fall back to the event time.

@@ -145,10 +145,9 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     if (char* error = nullptr; PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &error)) {
       PQconninfoFree(parsed);
     } else {
-      std::string why = error ? error : "unparseable";
+      // libpq's message may quote the URL, password included: it is not printed.
       PQfreemem(error);
-      throw ConfigError("GABE_DATABASE_URL is not a libpq URI or conninfo: " +
-                        why.substr(0, why.find('\n')));
+      throw ConfigError("GABE_DATABASE_URL is not a libpq URI or conninfo");
     }
     const auto pool_size =
         static_cast<std::size_t>(config::get_int("GABE_DB_POOL_SIZE", options.workers, 1, 500));

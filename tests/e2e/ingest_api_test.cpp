@@ -580,3 +580,38 @@ TEST_F(IngestPrivacy, ImportedEventsOfACivicrmSourceCanBeReplayed) {
 
 }  // namespace
 }  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class IngestMergeErasure : public IngestTest {};
+
+// CRMs delete the duplicate contact when they merge: that erasure retires the merged-away
+// ref and leaves the survivor alone.
+TEST_F(IngestMergeErasure, ErasingAMergedAwayRefKeepsTheSurvivor) {
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"keep","first_name":"Ida"})", "1").status, 200);
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"dup","first_name":"Ida"})", "2").status, 200);
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "3").status,
+            200);
+  ASSERT_EQ(event("donor.erased", R"({"donor_ref":"dup"})", "4").status, 200);
+  auto survivor = get("/v1/donors?source=crm&ref=keep");
+  ASSERT_EQ(survivor.status, 200);
+  EXPECT_FALSE((*parse_json(survivor.body))["erased"].GetBool());
+  EXPECT_EQ(scalar("SELECT count(*) FROM pii.donor_pii"), "1");
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=dup").status, 404);
+  // A merge cannot bring an erased ref back.
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "5").status,
+            200);
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=dup").status, 404);
+  // A rejected event for an erased ref is not kept in the clear.
+  ASSERT_EQ(
+      event("gift.created", R"({"gift_ref":"g","donor_ref":"dup","amount":"x","memo":"Ida"})", "6")
+          .status,
+      422);
+  EXPECT_EQ(
+      scalar("SELECT count(*) FROM ingest.inbox WHERE raw LIKE '%Ida%' AND donor_ref = 'dup'"),
+      "0");
+}
+
+}  // namespace
+}  // namespace gabe::test

@@ -12,7 +12,7 @@
 
 namespace gabe::test {
 
-// Where the binaries are: $GABE_BIN_DIR, set by CTest and ./run.
+// Where the binaries are: $GABE_BIN_DIR, set by CTest (tests/CMakeLists.txt).
 std::string bin_dir();
 
 class Process {

@@ -99,3 +99,23 @@ TEST(CiviCrmAdapter, UnsupportedEntityIsRejectedAndMalformedBodyIsABadRequest) {
 
 }  // namespace
 }  // namespace gabe::ingest
+
+namespace gabe::ingest {
+namespace {
+
+TEST(CiviCrmAdapter, OptOutFlagsAreNoAffirmativeConsent) {
+  CanonicalEvent e;
+  e.source = "civi";
+  e.event_id = "e";
+  e.occurred_at = "2026-11-24T12:00:00Z";
+  auto doc = parse_json(
+      R"({"entity":"Contact","action":"edit","values":{"id":1,"do_not_email":0,"do_not_mail":0}})");
+  map_civicrm_event(e, *doc);
+  ASSERT_FALSE(e.reject);
+  auto d = parse_json(e.data_json);
+  EXPECT_TRUE((*d)["consent"]["email"].GetBool());
+  EXPECT_FALSE((*d)["grants_consent"].GetBool());  // so it cannot lift an erasure tombstone
+}
+
+}  // namespace
+}  // namespace gabe::ingest
