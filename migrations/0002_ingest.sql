@@ -182,10 +182,12 @@ CREATE FUNCTION ingest.ref_hash(p_source text, p_ref text) RETURNS bytea
 
 -- The working set of one call of apply_events. Created by the caller once per connection
 -- (see ingest.prepare_session) so that apply_events need not touch the catalogue each time.
+-- apply_events empties it first; ON COMMIT DELETE ROWS would truncate (new relfilenodes,
+-- catalogue writes) at every commit, which costs more than the whole batch.
 CREATE FUNCTION ingest.prepare_session() RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
   CREATE TEMP TABLE IF NOT EXISTS ingest_batch (
-    seq          integer PRIMARY KEY,
+        seq          integer NOT NULL,
     source       text NOT NULL,
     event_id     text NOT NULL,
     type         text NOT NULL,
@@ -193,9 +195,9 @@ BEGIN
     ref          text,
     donor_id     bigint,
     tombstoned   boolean NOT NULL DEFAULT false,
-    data         jsonb NOT NULL,
+        data         jsonb NOT NULL,
     outcome      text
-  ) ON COMMIT DELETE ROWS;
+  );
 END
 $$;
 
@@ -211,6 +213,8 @@ LANGUAGE plpgsql AS $$
 DECLARE
   v_n bigint;
 BEGIN
+    DELETE FROM ingest_batch;
+
   -- 1. The inbox: new events (and earlier rejected ones delivered again) are taken.
   WITH ev AS (
     SELECT e.* FROM jsonb_to_recordset(p_events) AS e(

@@ -6,6 +6,7 @@
 
 #include "canonical_event.hpp"
 #include "civicrm_adapter.hpp"
+#include "event_batcher.hpp"
 #include "event_store.hpp"
 #include "gabe/json.hpp"
 #include "gabe/log.hpp"
@@ -94,7 +95,9 @@ class IngestApi {
  public:
   explicit IngestApi(ServiceContext& ctx)
       : ctx_(ctx),
-        sources_(ctx.pool),
+                sources_(ctx.pool),
+        batcher_(ctx.pool, static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 2, 1, 64)),
+                 static_cast<std::size_t>(config::get_int("GABE_INGEST_BATCH_MAX", 256, 1, 5000))),
         webhooks_(prometheus::BuildCounter()
                       .Name("gabe_ingest_events_total")
                       .Help("Events received, by channel (webhook/import) and outcome")
@@ -126,12 +129,11 @@ class IngestApi {
       count("webhook", "bad_request");
       throw;
     }
-    auto outcomes = ctx_.pool.run([&](pqxx::connection& c) { return apply_events(c, {event}); });
-    const auto& o = outcomes.at(0);
+    auto errors = event.errors;
+    const auto o = batcher_.apply(std::move(event));
     count("webhook", o.status);
     if (o.status == "rejected") {
-      auto errors = event.errors;
-      if (errors.empty()) errors.push_back({"data", o.error});
+            if (errors.empty()) errors.push_back({"data", o.error});
       throw unprocessable(
           "The event was not applied: " + o.error + ". It is kept and can be replayed.", errors);
     }
@@ -338,7 +340,8 @@ class IngestApi {
   }
 
   ServiceContext& ctx_;
-  SourceRegistry sources_;
+    SourceRegistry sources_;
+  EventBatcher batcher_;
   prometheus::Family<prometheus::Counter>& webhooks_;
 };
 

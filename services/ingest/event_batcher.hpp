@@ -1,0 +1,49 @@
+// Group commit for webhooks: concurrent requests hand their event to a writer, which applies
+// whatever is waiting as one batch (one statement, one commit) and answers each request with
+// its own outcome only after that commit. Per-statement and per-commit costs are shared by
+// the batch instead of paid by every event.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <future>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "canonical_event.hpp"
+#include "event_store.hpp"
+#include "gabe/db.hpp"
+
+namespace gabe::ingest {
+
+class EventBatcher {
+ public:
+  EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch);
+  ~EventBatcher();
+  EventBatcher(const EventBatcher&) = delete;
+  EventBatcher& operator=(const EventBatcher&) = delete;
+
+  // Blocks until the event's batch is committed; throws what applying it threw (e.g. a 503
+  // Problem while the database is away).
+  ApplyOutcome apply(CanonicalEvent event);
+
+ private:
+  struct Pending {
+    CanonicalEvent event;
+    std::promise<ApplyOutcome> done;
+  };
+  void write_loop();
+  std::vector<Pending*> take_batch();
+  void apply_batch(const std::vector<Pending*>& batch);
+
+  db::Pool& pool_;
+  std::size_t max_batch_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<Pending*> queue_;
+  bool stopping_ = false;
+  std::vector<std::thread> writers_;
+};
+
+}  // namespace gabe::ingest
