@@ -45,7 +45,7 @@ std::vector<EventBatcher::Pending*> EventBatcher::take_batch() {
 
 void EventBatcher::write_loop() {
   while (true) {
-        std::vector<Pending*> batch;
+    std::vector<Pending*> batch;
     bool more = false;
     {
       std::unique_lock lock(mutex_);

@@ -95,8 +95,9 @@ class IngestApi {
  public:
   explicit IngestApi(ServiceContext& ctx)
       : ctx_(ctx),
-                sources_(ctx.pool),
-        batcher_(ctx.pool, static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 2, 1, 64)),
+        sources_(ctx.pool),
+        batcher_(ctx.pool,
+                 static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 4, 1, 64)),
                  static_cast<std::size_t>(config::get_int("GABE_INGEST_BATCH_MAX", 256, 1, 5000))),
         webhooks_(prometheus::BuildCounter()
                       .Name("gabe_ingest_events_total")
@@ -133,7 +134,7 @@ class IngestApi {
     const auto o = batcher_.apply(std::move(event));
     count("webhook", o.status);
     if (o.status == "rejected") {
-            if (errors.empty()) errors.push_back({"data", o.error});
+      if (errors.empty()) errors.push_back({"data", o.error});
       throw unprocessable(
           "The event was not applied: " + o.error + ". It is kept and can be replayed.", errors);
     }
@@ -340,7 +341,7 @@ class IngestApi {
   }
 
   ServiceContext& ctx_;
-    SourceRegistry sources_;
+  SourceRegistry sources_;
   EventBatcher batcher_;
   prometheus::Family<prometheus::Counter>& webhooks_;
 };

@@ -9,7 +9,11 @@ int main(int argc, char** argv) {
   spec.help =
       "gabe-ingest receives CRM webhooks (Standard Webhooks signed) and NDJSON bulk imports, and "
       "keeps\n"
-      "donors, gifts, consent and the raw-event inbox in PostgreSQL. See docs/ingest.md.\n";
+      "donors, gifts, consent and the raw-event inbox in PostgreSQL. See docs/ingest.md.\n"
+      "\n"
+      "Ingest settings:\n"
+      "  GABE_INGEST_WRITERS      threads that apply webhook batches (group commit; default 4)\n"
+      "  GABE_INGEST_BATCH_MAX    most webhook events in one batch (default 256)\n";
   spec.on_connect = gabe::ingest::prepare_ingest_connection;
   spec.register_routes = gabe::ingest::register_routes;
   return gabe::run_service(argc, argv, spec);

@@ -37,7 +37,7 @@ ServerOptions ServerOptions::from_env(const Endpoint& default_listen) {
   ServerOptions o;
   o.listen = config::listen("GABE_LISTEN", default_listen);
   o.io_threads = static_cast<int>(config::get_int("GABE_HTTP_IO_THREADS", 1, 1, 64));
-  o.workers = static_cast<int>(config::get_int("GABE_HTTP_WORKERS", 16, 1, 512));
+  o.workers = static_cast<int>(config::get_int("GABE_HTTP_WORKERS", 64, 1, 512));
   o.body_limit =
       static_cast<std::size_t>(config::get_int("GABE_HTTP_BODY_LIMIT", 1 << 20, 1024, 64 << 20));
   o.header_limit =

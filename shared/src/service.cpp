@@ -18,13 +18,13 @@ Environment:
   GABE_DATABASE_URL        libpq URI or conninfo of the database (required)
   GABE_LISTEN              host:port to listen on (default 127.0.0.1:%PORT%)
   GABE_LOG_LEVEL           debug, info, warn or error (default info); JSON lines on stderr
-  GABE_HTTP_WORKERS        worker threads for request handling (default 16)
+  GABE_HTTP_WORKERS        worker threads for request handling (default 64)
   GABE_HTTP_IO_THREADS     I/O threads (default 1)
   GABE_HTTP_BODY_LIMIT     largest accepted request body in bytes (default 1048576)
   GABE_HTTP_HEADER_LIMIT   largest accepted request header in bytes (default 8192)
   GABE_HTTP_READ_TIMEOUT   seconds a client has to send a request (default 15)
   GABE_HTTP_MAX_CONNECTIONS  open connections at most (default 2048)
-  GABE_DB_POOL_SIZE        database connections at most (default: GABE_HTTP_WORKERS)
+  GABE_DB_POOL_SIZE        database connections at most (default 16)
 
 Endpoints common to every service: GET /healthz, GET /readyz, GET /metrics, GET /v1/audit.
 )";
@@ -150,7 +150,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
       throw ConfigError("GABE_DATABASE_URL is not a libpq URI or conninfo");
     }
     const auto pool_size =
-        static_cast<std::size_t>(config::get_int("GABE_DB_POOL_SIZE", options.workers, 1, 500));
+        static_cast<std::size_t>(config::get_int("GABE_DB_POOL_SIZE", 16, 1, 500));
     db::Pool pool(url, pool_size, spec.on_connect);
     Metrics metrics(spec.name);
     auth::TokenAuthenticator authenticator(pool);
