@@ -20,6 +20,10 @@ namespace gabe::ingest {
 
 namespace {
 
+// Two batches are applied at once (on two connections) while the next is parsed.
+constexpr std::size_t kImportBatch = 2000;
+constexpr std::size_t kImportInFlight = 3;
+
 std::int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -155,7 +159,7 @@ class IngestApi {
           return ctx_.pool.run([&](pqxx::connection& c) { return apply_events(c, events); });
         },
         [&sources](const std::string& s) { return sources.count(s) > 0; }, default_source,
-        now_instant());
+        now_instant(), kImportBatch, kImportInFlight);
     LineSplitter splitter(1 << 20, [&](std::string_view line, std::size_t n, bool too_long) {
       importer.line(line, n, too_long);
     });
