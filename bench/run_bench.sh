@@ -1,0 +1,443 @@
+#!/usr/bin/env bash
+# The ingest benchmark behind `./run bench`: bench/run_bench.sh BIN_DIR
+#
+# Starts a private PostgreSQL and gabe-ingest, then measures, side by side in the same run and
+# on the same server (docs/benchmarks.md explains the figures):
+#   A  pgbench, 32 clients, one INSERT ... ON CONFLICT DO NOTHING per transaction (reference)
+#   B  signed gift.created webhooks from gabe-loadgen, 32 keep-alive connections
+#   C  psql \copy of N gifts as CSV into a bare table with the same primary key (reference)
+#   D  POST /v1/import of the same N gifts as NDJSON
+# prints the table and writes it to docs/benchmarks.md. Everything it starts is stopped and its
+# temporary directory removed on exit, also on error or Ctrl-C.
+#
+# Knobs (environment): GABE_BENCH_SECONDS (20) per measured phase, GABE_BENCH_WARMUP (3),
+# GABE_BENCH_CONNECTIONS (32), GABE_BENCH_IMPORT_ROWS (200000), GABE_BENCH_DOCS (where to write
+# the report; default docs/benchmarks.md, "-" for nowhere), GABE_BENCH_STRICT=1 (exit 1 when a
+# target is missed; otherwise only an invalid measurement fails the script).
+set -euo pipefail
+
+[ $# -eq 1 ] || { echo "usage: $0 BIN_DIR" >&2; exit 2; }
+BIN=$(cd "$1" && pwd)
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SECONDS_PER_PHASE=${GABE_BENCH_SECONDS:-20}
+WARMUP=${GABE_BENCH_WARMUP:-3}
+CONNS=${GABE_BENCH_CONNECTIONS:-32}
+ROWS=${GABE_BENCH_IMPORT_ROWS:-200000}
+DOCS=${GABE_BENCH_DOCS:-$ROOT/docs/benchmarks.md}
+STRICT=${GABE_BENCH_STRICT:-0}
+
+for b in gabe-ingest gabectl gabe-loadgen; do
+  [ -x "$BIN/$b" ] || { echo "run_bench: $BIN/$b is missing (build first)" >&2; exit 2; }
+done
+for t in pgbench psql curl python3; do
+  command -v "$t" >/dev/null || { echo "run_bench: $t is not installed" >&2; exit 2; }
+done
+
+log() { printf '\033[1m[bench]\033[0m %s\n' "$*" >&2; }
+
+TMP=$(mktemp -d /tmp/gabe-bench.XXXXXX)
+chmod 755 "$TMP"  # the postgres user must reach $TMP/pg when we run as root
+PGDIR=$TMP/pg
+INGEST_PID=""
+LOADGEN_PID=""
+CHILD=""
+PG_STARTED=0
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  for p in $CHILD $LOADGEN_PID; do kill -TERM "$p" 2>/dev/null || true; done
+  if [ -n "$INGEST_PID" ] && kill -0 "$INGEST_PID" 2>/dev/null; then
+    kill -TERM "$INGEST_PID" 2>/dev/null || true
+    for _ in $(seq 50); do kill -0 "$INGEST_PID" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$INGEST_PID" 2>/dev/null || true
+    wait "$INGEST_PID" 2>/dev/null || true
+  fi
+  if [ "$PG_STARTED" = 1 ]; then "$ROOT/run" pg-stop "$PGDIR" || true; fi
+  if [ "$rc" -ne 0 ] && [ -f "$TMP/ingest.log" ]; then
+    log "gabe-ingest log (last lines):"; tail -n 20 "$TMP/ingest.log" >&2 || true
+  fi
+  rm -rf "$TMP"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Runs a command as a child and waits for it, so that Ctrl-C or TERM interrupts the wait at
+# once (bash defers traps while a foreground child runs) and cleanup can stop the child.
+run_child() {
+  local rc=0
+  "$@" &
+  CHILD=$!
+  wait "$CHILD" || rc=$?
+  CHILD=""
+  return "$rc"
+}
+pause() { run_child sleep "$1"; }
+
+# After a failed request: say so if gabe-ingest itself is gone (crashed, or stopped by a signal
+# from outside: it logs "stopped" when it drains after SIGTERM/SIGINT).
+check_service() {
+  if kill -0 "$INGEST_PID" 2>/dev/null; then return 0; fi
+  echo "run_bench: gabe-ingest (pid $INGEST_PID) is no longer running" >&2
+  if grep -q '"msg":"stopped"' "$TMP/ingest.log"; then
+    echo "run_bench: it logged \"stopped\": something outside the benchmark sent it SIGTERM or SIGINT" >&2
+  fi
+}
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+now_ns() { date +%s%N; }
+# Seconds between two now_ns values, three decimals.
+elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+json_num() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+
+# --- CPU accounting from /proc (pidstat is not installed here) --------------------------------
+# snapshot sets SNAP="machine_busy machine_total postgres gabe-ingest clients" in clock ticks.
+# PostgreSQL's figure is the postmaster's own and reaped children's time plus that of its live
+# children, so backends that exit during a phase are still counted. "clients" is the CPU time of
+# this script's finished children (pgbench, psql, curl, gabe-loadgen), from the shell's `times`.
+HZ=$(getconf CLK_TCK)
+NPROC=$(nproc)
+# utime + stime + cutime + cstime of one process (fields 14-17 of /proc/PID/stat, counted after
+# the ")" that ends the command name); pure bash, no fork. 0 if the process is gone.
+proc_ticks() {
+  local line rest f
+  if ! { read -r line <"/proc/$1/stat"; } 2>/dev/null; then echo 0; return; fi
+  rest=${line##*) }
+  read -r -a f <<<"$rest"
+  echo $(( f[11] + f[12] + f[13] + f[14] ))
+}
+SNAP_N=0
+snapshot() {
+  local pm pg=0 p t ingest=0 clients f line rest a
+  pm=$(head -1 "$PGDIR/data/postmaster.pid")
+  for p in "$pm" $(ps -o pid= --ppid "$pm"); do
+    t=$(proc_ticks "$p"); pg=$((pg + t))
+  done
+  [ -n "$INGEST_PID" ] && ingest=$(proc_ticks "$INGEST_PID")
+  times >"$TMP/times.txt"  # in this shell, not a subshell: line 2 is the children's user and sys
+  clients=$(awk -v hz="$HZ" 'NR == 2 {
+      s = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); s += a[1] * 60 + a[2] }
+      printf "%.0f", s * hz }' "$TMP/times.txt")
+  # Every process ("pid ppid own_ticks comm"), to name what else used the machine. Own time only:
+  # a parent's reaped-children time would arrive in one lump when it reaps them.
+  SNAP_N=$((SNAP_N + 1))
+  for f in /proc/[0-9]*/stat; do
+    { read -r line <"$f"; } 2>/dev/null || continue
+    rest=${line##*) }
+    read -r -a a <<<"$rest"
+    p=${line#*(}
+    echo "${line%% *} ${a[1]} $((a[11] + a[12])) ${p%%) *}"
+  done >"$TMP/procs.$SNAP_N"
+  SNAP=$(awk -v pg="$pg" -v ing="$ingest" -v cl="$clients" -v procs="$TMP/procs.$SNAP_N" '/^cpu / {
+      total = 0; for (i = 2; i <= 9; i++) total += $i
+      print total - $5 - $6, total, pg, ing, cl, procs; exit }' /proc/stat)
+}
+# The busiest processes outside the benchmark between two snapshots' process lists, by name
+# (processes that started or ended in between are not seen).
+others() {
+  awk -v pm="$PM_PID" -v ing="${INGEST_PID:-0}" -v self="$$" -v per_core="$3" '
+    FNR == NR { before[$1] = $3; next }
+    $1 == pm || $2 == pm || $1 == ing || $1 == self || $2 == self { next }
+    ($1 in before) && $3 > before[$1] { name = $4; for (i = 5; i <= NF; i++) name = name " " $i
+                                        used[name] += $3 - before[$1] }
+    END { for (k in used) if (used[k] / per_core >= 0.05) printf "%.2f %s\n", used[k] / per_core, k }
+  ' "$1" "$2" | sort -rn | head -n 3 | awk '{ c = $1; $1 = ""; sub(/^ /, ""); printf "%s%s %s", sep, $0, c; sep = ", " }'
+}
+# The CPU split between two snapshots, in cores. $3, if given, replaces the clients' figure
+# (gabe-loadgen measures its own share of the measured window).
+cpu_split() {
+  awk -v hz="$HZ" -v n="$NPROC" -v a="$1" -v b="$2" -v override="${3:-}" 'BEGIN {
+    split(a, x, " "); split(b, y, " ")
+    total = (y[2] - x[2]) / n            # ticks of one core over the interval
+    if (total <= 0) { print "n/a"; exit }
+    busy = (y[1] - x[1]) / total; pg = (y[3] - x[3]) / total; ing = (y[4] - x[4]) / total
+    cl = (override != "") ? override : (y[5] - x[5]) / total
+    if (pg < 0 || ing < 0 || cl < 0) { printf "n/a (inconsistent /proc readings: %s / %s)", a, b; exit }
+    other = busy - pg - ing - cl; if (other < 0) other = 0
+    printf "postgres %.2f, gabe-ingest %.2f, client %.2f, rest of machine %.2f, idle %.2f",
+      pg, ing, cl, other, n - busy
+    if (other >= 0.1) print "\t" total
+  }' | {
+    local text per_core busiest
+    IFS=$'\t' read -r text per_core || true
+    if [ -n "${per_core:-}" ]; then
+      busiest=$(others "${1##* }" "${2##* }" "$per_core")
+      [ -n "$busiest" ] && text="$text (rest: $busiest)"
+    fi
+    printf '%s' "$text"
+  }
+}
+
+# --- PostgreSQL, databases, service ------------------------------------------------------------
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
+log "starting PostgreSQL in $PGDIR"
+BASE_URL=$("$ROOT/run" pg-start "$PGDIR")
+PG_STARTED=1
+PM_PID=$(head -1 "$PGDIR/data/postmaster.pid")
+ROOT_URL=${BASE_URL%/postgres}
+psql -X -q -v ON_ERROR_STOP=1 "$BASE_URL" -c "CREATE DATABASE gabe_bench" -c "CREATE DATABASE pgbench_ref"
+APP_URL=$ROOT_URL/gabe_bench
+REF_URL=$ROOT_URL/pgbench_ref
+PG_VERSION=$(psql -X -At "$BASE_URL" -c "SHOW server_version")
+
+psql -X -q -v ON_ERROR_STOP=1 "$REF_URL" <<'SQL'
+CREATE TABLE ref (
+  id            bigint PRIMARY KEY,
+  amount_cents  bigint NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE TABLE gifts_bare (
+  source        text NOT NULL,
+  ref           text NOT NULL,
+  donor_ref     text NOT NULL,
+  amount_cents  bigint NOT NULL,
+  currency      text NOT NULL,
+  received_on   date NOT NULL,
+  channel       text,
+  PRIMARY KEY (source, ref)
+);
+SQL
+
+export GABE_DATABASE_URL=$APP_URL
+"$BIN/gabectl" migrate >/dev/null
+HOOK_SECRET=$("$BIN/gabectl" source add bench_hooks --adapter generic | tail -1)
+"$BIN/gabectl" source add bench_import --adapter generic >/dev/null
+TOKEN=$("$BIN/gabectl" token create --role admin --name bench | tail -1)
+case "$HOOK_SECRET" in whsec_*) ;; *) echo "run_bench: no whsec_ secret from gabectl" >&2; exit 1 ;; esac
+
+PORT=$(free_port)
+log "starting gabe-ingest on 127.0.0.1:$PORT (GABE_HTTP_WORKERS ${GABE_HTTP_WORKERS:-16})"
+GABE_LISTEN=127.0.0.1:$PORT "$BIN/gabe-ingest" >"$TMP/ingest.log" 2>&1 &
+INGEST_PID=$!
+for _ in $(seq 100); do
+  curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz" 2>/dev/null && break
+  kill -0 "$INGEST_PID" 2>/dev/null || { echo "run_bench: gabe-ingest exited" >&2; exit 1; }
+  sleep 0.1
+done
+curl -fsS -o /dev/null "http://127.0.0.1:$PORT/readyz"
+
+# --- A: pgbench reference ----------------------------------------------------------------------
+cat >"$TMP/insert.sql" <<'SQL'
+\set id random(1, 1000000000)
+\set amount random(500, 20499)
+INSERT INTO ref (id, amount_cents) VALUES (:id, :amount) ON CONFLICT DO NOTHING;
+SQL
+psql -X -q "$BASE_URL" -c CHECKPOINT
+log "A: pgbench -c $CONNS -j 2 -T $SECONDS_PER_PHASE (one INSERT ... ON CONFLICT per transaction)"
+snapshot; S0=$SNAP
+run_child pgbench -n -c "$CONNS" -j 2 -T "$SECONDS_PER_PHASE" -f "$TMP/insert.sql" "$REF_URL" >"$TMP/pgbench.out" 2>&1 \
+  || { cat "$TMP/pgbench.out" >&2; exit 1; }
+snapshot; S1=$SNAP
+CPU_A=$(cpu_split "$S0" "$S1")
+PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time).*/\1/p' "$TMP/pgbench.out")
+PGBENCH_LAT=$(sed -n 's/^latency average = \([0-9.]*\) ms.*/\1/p' "$TMP/pgbench.out")
+[ -n "$PGBENCH_TPS" ] || { cat "$TMP/pgbench.out" >&2; echo "run_bench: no tps from pgbench" >&2; exit 1; }
+log "A: $PGBENCH_TPS tps (average latency $PGBENCH_LAT ms); CPU: $CPU_A"
+
+# --- B: webhooks -------------------------------------------------------------------------------
+psql -X -q "$BASE_URL" -c CHECKPOINT
+log "B: gabe-loadgen, $CONNS connections, ${WARMUP}s warm-up + ${SECONDS_PER_PHASE}s"
+"$BIN/gabe-loadgen" --port "$PORT" --source bench_hooks --secret "$HOOK_SECRET" \
+  --connections "$CONNS" --warmup "$WARMUP" --duration "$SECONDS_PER_PHASE" --donors 10000 \
+  --run-id "$(date +%s)" >"$TMP/loadgen.out" 2>"$TMP/loadgen.err" &
+LOADGEN_PID=$!
+pause "$WARMUP"
+snapshot; S0=$SNAP
+pause "$(awk -v s="$SECONDS_PER_PHASE" 'BEGIN { print s / 2 }')"
+top -b -n1 -w 200 | head -n 15 >"$TMP/top-webhooks.txt" || true
+LG_RC=0
+wait "$LOADGEN_PID" || LG_RC=$?
+LOADGEN_PID=""
+[ "$LG_RC" = 0 ] || { cat "$TMP/loadgen.err" >&2; echo "run_bench: gabe-loadgen failed" >&2; check_service; exit 1; }
+snapshot; S1=$SNAP
+LG=$(tail -1 "$TMP/loadgen.out")
+HOOK_RPS=$(json_num "$LG" rps)
+HOOK_P50=$(printf '%.1f' "$(json_num "$LG" p50_ms)")
+HOOK_P99=$(printf '%.1f' "$(json_num "$LG" p99_ms)")
+HOOK_MAX=$(printf '%.1f' "$(json_num "$LG" max_ms)")
+HOOK_REQ=$(json_num "$LG" requests)
+HOOK_NON200=$(json_num "$LG" non_200)
+HOOK_ERRORS=$(json_num "$LG" errors)
+HOOK_LG_CORES=$(json_num "$LG" loadgen_cpu_cores)
+CPU_B=$(cpu_split "$S0" "$S1" "$HOOK_LG_CORES")
+log "B: $LG"
+log "B: CPU: $CPU_B"
+sed 's/^/[bench]   top: /' "$TMP/top-webhooks.txt" | tail -n +7 | head -n 8 >&2
+
+# --- C/D: the same gifts as CSV (for \copy) and as canonical NDJSON (for /v1/import) ------------
+log "generating $ROWS gifts (NDJSON and the equivalent CSV)"
+awk -v n="$ROWS" 'BEGIN {
+  srand(42)
+  for (i = 1; i <= n; i++) {
+    donor = int(rand() * 10000); cents = 500 + int(rand() * 20000)
+    day = sprintf("2025-%02d-%02d", 1 + int(rand() * 12), 1 + int(rand() * 28))
+    ch = (i % 3 == 0) ? "sepa" : "online"
+    printf "{\"id\":\"imp-%d\",\"source\":\"bench_import\",\"type\":\"gift.created\",\"timestamp\":\"2026-11-24T10:00:00Z\",\"data\":{\"gift_ref\":\"ig-%d\",\"donor_ref\":\"impd-%d\",\"amount\":\"%d.%02d\",\"currency\":\"EUR\",\"received_on\":\"%s\",\"channel\":\"%s\"}}\n", i, i, donor, cents / 100, cents % 100, day, ch > "/dev/stdout"
+    printf "bench_import,ig-%d,impd-%d,%d,EUR,%s,%s\n", i, donor, cents, day, ch > "/dev/stderr"
+  }
+}' >"$TMP/gifts.ndjson" 2>"$TMP/gifts.csv"
+[ "$(wc -l <"$TMP/gifts.csv")" -eq "$ROWS" ] || { echo "run_bench: CSV generation failed" >&2; exit 1; }
+
+psql -X -q "$BASE_URL" -c CHECKPOINT
+log "C: psql \\copy of $ROWS rows into a bare table with PRIMARY KEY (source, ref)"
+snapshot; S0=$SNAP
+T0=$(now_ns)
+psql -X -q -v ON_ERROR_STOP=1 "$REF_URL" -c "\\copy gifts_bare FROM '$TMP/gifts.csv' CSV"
+T1=$(now_ns)
+snapshot; S1=$SNAP
+CPU_C=$(cpu_split "$S0" "$S1")
+COPY_S=$(elapsed "$T0" "$T1")
+COPIED=$(psql -X -At "$REF_URL" -c "SELECT count(*) FROM gifts_bare")
+[ "$COPIED" -eq "$ROWS" ] || { echo "run_bench: \\copy stored $COPIED of $ROWS rows" >&2; exit 1; }
+COPY_RPS=$(awk -v n="$ROWS" -v s="$COPY_S" 'BEGIN { printf "%.0f", n / s }')
+log "C: $ROWS rows in ${COPY_S}s = $COPY_RPS rows/s; CPU: $CPU_C"
+
+psql -X -q "$BASE_URL" -c CHECKPOINT
+log "D: POST /v1/import of the same $ROWS gifts (fresh source bench_import)"
+snapshot; S0=$SNAP
+T0=$(now_ns)
+# Without "Expect: 100-continue": gabe-ingest sends no "100 Continue", and curl would wait a
+# second for it before sending a body over 1 MiB.
+IMPORT_RC=0
+run_child curl -sS --max-time 600 --data-binary @"$TMP/gifts.ndjson" -H 'Expect:' \
+  -H 'Content-Type: application/x-ndjson' \
+  -H "Authorization: Bearer $TOKEN" -o "$TMP/import.out" -w '%{http_code}' \
+  "http://127.0.0.1:$PORT/v1/import" >"$TMP/import.code" || IMPORT_RC=$?
+[ "$IMPORT_RC" = 0 ] || { echo "run_bench: the import request failed (curl exit $IMPORT_RC)" >&2; check_service; exit 1; }
+T1=$(now_ns)
+snapshot; S1=$SNAP
+CPU_D=$(cpu_split "$S0" "$S1")
+IMPORT_S=$(elapsed "$T0" "$T1")
+IMPORT_CODE=$(cat "$TMP/import.code")
+IMPORT_JSON=$(cat "$TMP/import.out")
+[ "$IMPORT_CODE" = 200 ] || { echo "run_bench: import answered $IMPORT_CODE: $IMPORT_JSON" >&2; exit 1; }
+IMPORT_PROCESSED=$(json_num "$IMPORT_JSON" processed)
+IMPORT_REJECTED=$(json_num "$IMPORT_JSON" rejected)
+STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.gifts WHERE source = 'bench_import'")
+IMPORT_RPS=$(awk -v n="$IMPORT_PROCESSED" -v s="$IMPORT_S" 'BEGIN { printf "%.0f", n / s }')
+log "D: processed $IMPORT_PROCESSED (rejected $IMPORT_REJECTED, stored $STORED) in ${IMPORT_S}s = $IMPORT_RPS rows/s; CPU: $CPU_D"
+
+# --- the table ---------------------------------------------------------------------------------
+verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "pass" : "FAIL") }'; }
+HOOK_RATIO=$(awk -v a="$HOOK_RPS" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.2f", a / b }')
+IMPORT_RATIO=$(awk -v a="$IMPORT_RPS" -v b="$COPY_RPS" 'BEGIN { printf "%.2f", a / b }')
+HOOK_VALID=$(( HOOK_NON200 == 0 && HOOK_ERRORS == 0 ))
+IMPORT_VALID=$(( IMPORT_PROCESSED == ROWS && STORED == ROWS ))
+HOOK_OK=$(awk -v r="$HOOK_RATIO" -v p="$(json_num "$LG" p99_ms)" -v v="$HOOK_VALID" 'BEGIN { print (v && r >= 0.5 && p <= 25) ? 1 : 0 }')
+IMPORT_OK=$(awk -v r="$IMPORT_RATIO" -v v="$IMPORT_VALID" 'BEGIN { print (v && r >= 0.35) ? 1 : 0 }')
+fmt() {  # 12345.6 -> 12,346
+  awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); out = ""
+    while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
+    print s out }'
+}
+HOOK_NOTE=""
+[ "$HOOK_VALID" = 1 ] || HOOK_NOTE=" — invalid: $HOOK_NON200 non-200 answers, $HOOK_ERRORS connection errors"
+IMPORT_NOTE=""
+[ "$IMPORT_VALID" = 1 ] || IMPORT_NOTE=" — invalid: $IMPORT_PROCESSED processed, $STORED stored of $ROWS"
+
+MEM_GB=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
+CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+DATE=$(date -u +"%Y-%m-%d %H:%M UTC")
+REV=$(git -C "$ROOT" describe --always --dirty 2>/dev/null || echo unknown)
+# ./run bench builds first; a binary older than the last commit was built from an older tree.
+HEAD_TIME=$(git -C "$ROOT" log -1 --format=%ct 2>/dev/null || echo 0)
+if [ "$(stat -c %Y "$BIN/gabe-ingest")" -lt "$HEAD_TIME" ]; then
+  REV="$REV; note: $BIN/gabe-ingest is older than this commit"
+fi
+
+TABLE=$(cat <<EOF
+| what | measured | reference (same run) | ratio | target | result |
+| --- | --- | --- | --- | --- | --- |
+| webhook ingest, signed gift.created, $CONNS keep-alive connections, ${SECONDS_PER_PHASE} s | $(fmt "$HOOK_RPS") req/s, p50 $HOOK_P50 ms, p99 $HOOK_P99 ms, max $HOOK_MAX ms ($(fmt "$HOOK_REQ") requests, $HOOK_NON200 non-200)$HOOK_NOTE | pgbench -c $CONNS -j 2, one INSERT … ON CONFLICT DO NOTHING per transaction: $(fmt "$PGBENCH_TPS") tps | $HOOK_RATIO | ≥ 0.50, p99 ≤ 25 ms | $(verdict "$HOOK_OK") |
+| bulk import, POST /v1/import, $(fmt "$ROWS") gift.created lines | $(fmt "$IMPORT_RPS") rows/s ($IMPORT_S s)$IMPORT_NOTE | psql \\copy of the same rows as CSV into a bare table with PRIMARY KEY (source, ref): $(fmt "$COPY_RPS") rows/s ($COPY_S s) | $IMPORT_RATIO | ≥ 0.35 | $(verdict "$IMPORT_OK") |
+EOF
+)
+CPU_TABLE=$(cat <<EOF
+| phase | CPU in cores (of $NPROC) |
+| --- | --- |
+| A pgbench | $CPU_A |
+| B webhooks | $CPU_B |
+| C \\copy | $CPU_C |
+| D import | $CPU_D |
+EOF
+)
+
+echo
+echo "$TABLE"
+echo
+echo "$CPU_TABLE"
+echo
+
+if [ "$DOCS" != "-" ]; then
+  cat >"$DOCS" <<EOF
+# Benchmarks
+
+Written by \`./run bench\` (bench/run_bench.sh); do not edit by hand — rerun it.
+
+- Date: $DATE (revision $REV)
+- Machine: $NPROC cores ($CPU_MODEL), $MEM_GB GiB memory; load average before the run: $LOADAVG
+- PostgreSQL $PG_VERSION, private cluster started by the benchmark (\`./run pg-start\`:
+  shared_buffers 256MB, otherwise defaults, fsync and synchronous_commit on), on the same machine
+- gabe-ingest with its defaults (GABE_HTTP_WORKERS ${GABE_HTTP_WORKERS:-16}, GABE_DB_POOL_SIZE ${GABE_DB_POOL_SIZE:-same as workers})
+
+## Results
+
+$TABLE
+
+Targets are from spec/quality.md ("Performance"). Each reference runs against the same
+PostgreSQL server in the same run, so the ratios hold across machines better than the
+absolute figures do.
+
+CPU used during each measured phase, in cores (from /proc). "client" is pgbench, gabe-loadgen
+(its own measurement), psql or curl; "rest of machine" is everything else, e.g. a compiler
+running beside the benchmark — if it is large, the run was disturbed and should be repeated:
+
+$CPU_TABLE
+
+## What is measured
+
+- **Webhooks.** \`gabe-loadgen\` (bench/loadgen.cpp) opens $CONNS keep-alive connections,
+  one thread each, and sends Standard-Webhooks-signed \`gift.created\` events, each with a
+  fresh timestamp, a unique \`webhook-id\` and gift ref, donors spread over 10,000 refs
+  (unknown donors become placeholders), waiting for each answer (closed loop). The first
+  ${WARMUP} s are warm-up and not counted; throughput and latency percentiles are over the
+  next ${SECONDS_PER_PHASE} s. Every answer must be 200 \`processed\`.
+- **pgbench reference.** \`pgbench -n -c $CONNS -j 2 -T ${SECONDS_PER_PHASE}\` with one
+  \`INSERT INTO ref (id, amount_cents) VALUES (random, random) ON CONFLICT DO NOTHING\`
+  per transaction into a one-table database.
+- **Import.** $(fmt "$ROWS") \`gift.created\` lines (10,000 donor refs, placeholders created
+  on first use) sent in one \`curl --data-binary\` to \`POST /v1/import\` under a source with
+  no data yet; rows/s = processed lines / wall time of the request. curl is told not to
+  send \`Expect: 100-continue\`: gabe-ingest sends no \`100 Continue\`, and curl would wait
+  a second for it.
+- **\\copy reference.** The same rows as CSV (source, ref, donor ref, amount in cents,
+  currency, received on, channel) loaded with \`psql -c "\\copy gifts_bare FROM file CSV"\`
+  into an empty table with \`PRIMARY KEY (source, ref)\`; rows/s = rows / wall time of psql.
+
+A CHECKPOINT runs before each phase. The load generators share the machine's $NPROC cores
+with PostgreSQL and the service, as the reference clients do.
+
+## Reproduce
+
+\`\`\`sh
+./run bench        # builds, then runs bench/run_bench.sh build/bin (about 70 s after the build)
+\`\`\`
+
+Shorter runs for a quick look: \`GABE_BENCH_SECONDS=5 GABE_BENCH_DOCS=- bench/run_bench.sh build/bin\`.
+EOF
+  log "wrote $DOCS"
+fi
+
+if [ "$HOOK_VALID" != 1 ] || [ "$IMPORT_VALID" != 1 ]; then
+  echo "run_bench: the measurement is invalid (errors above)" >&2
+  exit 1
+fi
+if [ "$STRICT" = 1 ] && { [ "$HOOK_OK" != 1 ] || [ "$IMPORT_OK" != 1 ]; }; then
+  echo "run_bench: a target was missed" >&2
+  exit 1
+fi
+exit 0
