@@ -198,9 +198,12 @@ class Session : public std::enable_shared_from_this<Session> {
     } catch (const Problem& p) {
       return finish_without_body(p);
     }
+    const bool expects_continue =
+        beast::iequals(header_parser_->get()[bhttp::field::expect], "100-continue");
     if (route->stream_handler) {
       stream_parser_.emplace(std::move(*header_parser_));
       stream_parser_->body_limit(kUnlimited);
+      if (expects_continue) return send_continue_then([this, route] { dispatch_to_worker(route); });
       dispatch_to_worker(route);
       return;
     }
@@ -213,11 +216,32 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     body_parser_.emplace(std::move(*header_parser_));
     body_parser_->body_limit(server_.options.body_limit);
+    if (expects_continue) return send_continue_then([this, route] { read_body(route); });
+    read_body(route);
+  }
+
+  void read_body(const Route* route) {
     stream_.expires_after(server_.options.read_timeout);
     bhttp::async_read(stream_, buffer_, *body_parser_,
                       [self = shared_from_this(), route](beast::error_code ec, std::size_t) {
                         self->on_body(ec, route);
                       });
+  }
+
+  // A client that sent "Expect: 100-continue" waits for this before it sends the body.
+  void send_continue_then(std::function<void()> next) {
+    auto interim =
+        std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_, 11);
+    stream_.expires_after(server_.options.write_timeout);
+    bhttp::async_write(stream_, *interim,
+                       [self = shared_from_this(), interim, next = std::move(next)](
+                           beast::error_code ec, std::size_t) {
+                         if (ec) {
+                           self->server_.request_finished();
+                           return self->close();
+                         }
+                         next();
+                       });
   }
 
   void on_body(beast::error_code ec, const Route* route) {

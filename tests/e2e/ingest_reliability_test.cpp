@@ -194,3 +194,27 @@ TEST_F(IngestReliability, SlowAndOversizedRequestsAreCutOff) {
 
 }  // namespace
 }  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class IngestHttp : public IngestTest {};
+
+// curl and other clients send "Expect: 100-continue" before large bodies and wait for it.
+TEST_F(IngestHttp, ExpectContinueIsAnswered) {
+  const std::string body =
+      R"({"id":"x1","source":"crm","type":"gift.created","data":{"gift_ref":"g","donor_ref":"d","amount":"1.00","received_on":"2026-11-20"}})"
+      "\n";
+  HttpClient c(service_->port());
+  auto interim =
+      c.raw("POST /v1/import HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + admin_token_ +
+            "\r\nContent-Type: application/x-ndjson\r\nExpect: 100-continue\r\nContent-Length: " +
+            std::to_string(body.size()) + "\r\n\r\n");
+  EXPECT_EQ(interim.status, 100);
+  auto final = c.raw(body);
+  EXPECT_EQ(final.status, 200) << final.body;
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts"), "1");
+}
+
+}  // namespace
+}  // namespace gabe::test
