@@ -218,3 +218,27 @@ TEST_F(IngestHttp, ExpectContinueIsAnswered) {
 
 }  // namespace
 }  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class IngestSlowClients : public IngestTest {};
+
+// A client that never finishes its request is cut off after GABE_HTTP_READ_TIMEOUT, and the
+// service keeps answering everyone else meanwhile.
+TEST_F(IngestSlowClients, AreCutOffAfterTheReadTimeout) {
+  Service quick("gabe-ingest", url_, {{"GABE_HTTP_READ_TIMEOUT", "1"}});
+  HttpClient slow(quick.port(), 5000);
+  const auto started = std::chrono::steady_clock::now();
+  EXPECT_THROW(
+      slow.raw(
+          "POST /v1/webhooks/crm HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{\"partial"),
+      std::runtime_error);  // closed without an answer
+  const auto waited = std::chrono::steady_clock::now() - started;
+  EXPECT_LT(waited, std::chrono::seconds(4));
+  HttpClient other(quick.port());
+  EXPECT_EQ(other.get("/healthz").status, 200);
+}
+
+}  // namespace
+}  // namespace gabe::test
