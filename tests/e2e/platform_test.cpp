@@ -6,6 +6,7 @@
 #include "webhook_signature.hpp"
 
 #include <ctime>
+#include <thread>
 
 namespace gabe::test {
 namespace {
@@ -132,6 +133,29 @@ TEST_F(Platform, LogsCarryNoPersonalData) {
   EXPECT_EQ(log.find("Zebulon"), std::string::npos);
   EXPECT_EQ(log.find("zebulon@example.org"), std::string::npos);
   EXPECT_EQ(log.find(admin_token_), std::string::npos);
+}
+
+}  // namespace
+}  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class PlatformTokens : public IngestTest {};
+
+// Only the SHA-256 of a token is stored; revoking one takes effect within the cache time.
+TEST_F(PlatformTokens, AreStoredHashedAndCanBeRevoked) {
+  EXPECT_EQ(scalar("SELECT count(*) FROM gabe.api_tokens WHERE token_hash = sha256(convert_to('" +
+                   admin_token_ + "', 'UTF8'))"),
+            "1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM gabe.api_tokens t WHERE t::text LIKE '%" +
+                   admin_token_.substr(5, 20) + "%'"),
+            "0");
+  EXPECT_EQ(get("/v1/stats", viewer_token_).status, 200);
+  ASSERT_EQ(gabectl({"token", "revoke", "--name", "reader"}), 0);
+  EXPECT_NE(gabectl({"token", "revoke", "--name", "reader"}), 0);  // nothing left to revoke
+  std::this_thread::sleep_for(std::chrono::milliseconds(5100));
+  EXPECT_EQ(get("/v1/stats", viewer_token_).status, 401);
 }
 
 }  // namespace

@@ -31,7 +31,8 @@ constexpr const char* kUsage = R"(Usage: gabectl COMMAND [OPTIONS]
 Commands:
   migrate [--status]                          apply missing migrations (idempotent), or list them
   token create --role admin|fundraiser|viewer --name NAME
-                                              create an API token; printed once, on the last line
+                                                                                            create an API token; printed once, on the last line
+  token revoke --name NAME                    revoke the active tokens of that name
   source add NAME --adapter generic|civicrm   register a webhook source; prints its whsec_ secret
   source rotate NAME [--retire-old]           add a new secret (old ones stay valid), or retire
                                               all but the newest
@@ -108,9 +109,31 @@ int cmd_migrate(const Args& args) {
   return 0;
 }
 
+int cmd_token_revoke(const Args& args) {
+  const auto name = args.need("name");
+  auto conn = connect();
+  pqxx::work tx(conn);
+  auto n =
+      tx.exec_params(
+            "UPDATE gabe.api_tokens SET revoked_at = now() WHERE name = $1 AND revoked_at IS NULL",
+            name)
+          .affected_rows();
+  if (n == 0) throw std::invalid_argument("no active token named '" + name + "'");
+  tx.exec_params(
+      "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ('gabectl', $1, "
+      "'token.revoke', $2, json_build_object('revoked', $3::int)::jsonb)",
+      actor(), "token:" + name, static_cast<int>(n));
+  tx.commit();
+  std::cout << "Revoked " << n << " token(s) named '" << name
+            << "' (services notice within 5 s).\n";
+  return 0;
+}
+
 int cmd_token(const Args& args) {
+  if (args.positional().size() >= 2 && args.positional()[1] == "revoke")
+    return cmd_token_revoke(args);
   if (args.positional().size() < 2 || args.positional()[1] != "create")
-    throw std::invalid_argument("usage: token create");
+    throw std::invalid_argument("usage: token create|revoke");
   const auto role = gabe::parse_role(args.need("role"));
   if (!role) throw std::invalid_argument("--role must be admin, fundraiser or viewer");
   const auto name = args.need("name");
