@@ -321,6 +321,17 @@ log "D: processed $IMPORT_PROCESSED (rejected $IMPORT_REJECTED, stored $STORED) 
 
 # --- the table ---------------------------------------------------------------------------------
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "pass" : "FAIL") }'; }
+log "E: gabectl demo-data to a file (100,000 donors)"
+T0=$(now_ns)
+"$BIN/gabectl" demo-data --donors 100000 --seed 1 >"$TMP/demo.ndjson" 2>/dev/null
+T1=$(now_ns)
+DEMO_S=$(elapsed "$T0" "$T1")
+DEMO_EVENTS=$(wc -l <"$TMP/demo.ndjson")
+rm -f "$TMP/demo.ndjson"
+DEMO_RPS=$(awk -v n="$DEMO_EVENTS" -v s="$DEMO_S" 'BEGIN { printf "%.0f", n / s }')
+DEMO_OK=$(awk -v r="$DEMO_RPS" 'BEGIN { print (r >= 200000) ? 1 : 0 }')
+log "E: $DEMO_EVENTS events in ${DEMO_S}s = $DEMO_RPS events/s"
+
 HOOK_RATIO=$(awk -v a="$HOOK_RPS" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.2f", a / b }')
 IMPORT_RATIO=$(awk -v a="$IMPORT_RPS" -v b="$COPY_RPS" 'BEGIN { printf "%.2f", a / b }')
 HOOK_VALID=$(( HOOK_NON200 == 0 && HOOK_ERRORS == 0 ))
@@ -352,6 +363,7 @@ TABLE=$(cat <<EOF
 | --- | --- | --- | --- | --- | --- |
 | webhook ingest, signed gift.created, $CONNS keep-alive connections, ${SECONDS_PER_PHASE} s | $(fmt "$HOOK_RPS") req/s, p50 $HOOK_P50 ms, p99 $HOOK_P99 ms, max $HOOK_MAX ms ($(fmt "$HOOK_REQ") requests, $HOOK_NON200 non-200)$HOOK_NOTE | pgbench -c $CONNS -j 2, one INSERT … ON CONFLICT DO NOTHING per transaction: $(fmt "$PGBENCH_TPS") tps | $HOOK_RATIO | ≥ 0.50, p99 ≤ 25 ms | $(verdict "$HOOK_OK") |
 | bulk import, POST /v1/import, $(fmt "$ROWS") gift.created lines | $(fmt "$IMPORT_RPS") rows/s ($IMPORT_S s)$IMPORT_NOTE | psql \\copy of the same rows as CSV into a bare table with PRIMARY KEY (source, ref): $(fmt "$COPY_RPS") rows/s ($COPY_S s) | $IMPORT_RATIO | ≥ 0.35 | $(verdict "$IMPORT_OK") |
+| demo data, \`gabectl demo-data --donors 100000\` to a file | $(fmt "$DEMO_RPS") events/s ($(fmt "$DEMO_EVENTS") events, $DEMO_S s) | — | — | ≥ 200,000 events/s | $(verdict "$DEMO_OK") |
 EOF
 )
 CPU_TABLE=$(cat <<EOF
