@@ -467,7 +467,7 @@ BEGIN
     WHERE b.outcome = 'processed' AND b.type = 'donor.merged' AND b.donor_id IS NOT NULL AND NOT b.tombstoned;
       -- A CRM erases a person by their own ref. An erasure of a ref that was merged into another
     -- donor (CRMs delete the duplicate when they merge) retires that ref only.
-    PERFORM ingest.erase_donor(b.donor_id, 'crm:' || b.source)
+        PERFORM ingest.erase_donor(b.donor_id, 'crm:' || b.source, 'donor.erased from the CRM')
     FROM ingest_batch b JOIN donor.donors d ON d.id = b.donor_id
     WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND NOT b.tombstoned
       AND d.source = b.source AND d.ref = b.data ->> 'donor_ref';
@@ -546,7 +546,7 @@ $$;
 -- Art. 17: personal data and everything derived from it go; gifts stay, pseudonymised, for
 -- the legal retention period; each ref leaves a hashed tombstone. Later migrations that add
 -- derived per-donor data (scores, memberships, features) extend this function.
-CREATE FUNCTION ingest.erase_donor(p_donor bigint, p_actor text) RETURNS boolean
+CREATE FUNCTION ingest.erase_donor(p_donor bigint, p_actor text, p_reason text DEFAULT NULL) RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
   v_source text;
@@ -571,7 +571,8 @@ BEGIN
     SET ref = NULL, language = NULL, country = NULL, tags = '{}', erased_at = now(), modified_at = now()
     WHERE id = p_donor OR merged_into = p_donor;
   INSERT INTO gabe.audit_log (service, actor, action, entity, details)
-    VALUES ('ingest', p_actor, 'donor.erase', 'donor:' || p_donor, '{}');
+        VALUES ('ingest', p_actor, 'donor.erase', 'donor:' || p_donor,
+            CASE WHEN p_reason IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('reason', p_reason) END);
   RETURN true;
 END
 $$;

@@ -95,6 +95,30 @@ const char* signature_problem(SignatureCheck check) {
   return "Unknown webhook source or bad signature.";
 }
 
+// Why a person acted (an erasure, an export): ?reason= or a JSON body {"reason": "..."}.
+// Kept in the audit entry; at most 500 bytes.
+std::optional<std::string> reason_of(const http::Request& req) {
+  std::optional<std::string> reason = opt(req.query_param("reason"));
+  if (!reason && !req.body.empty()) {
+    require_json(req);
+    auto doc = parse_json(req.body);
+    FieldReader r(*doc);
+    reason = r.string("reason", false, 500);
+    r.throw_if_errors();
+  }
+  if (reason && reason->size() > 500)
+    throw unprocessable("Invalid reason.", {{"reason", "must be at most 500 bytes"}});
+  return reason;
+}
+
+std::string reason_details(const http::Request& req) {
+  JsonWriter w;
+  w.begin_object();
+  if (auto reason = reason_of(req)) w.field("reason", *reason);
+  w.end_object();
+  return w.take();
+}
+
 class IngestApi {
  public:
   explicit IngestApi(ServiceContext& ctx)
@@ -302,12 +326,13 @@ class IngestApi {
 
   http::Response export_donor(http::Request& req) {
     const auto id = parse_id(req.param("id"));
+    const auto details = reason_details(req);
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       if (tx.exec_params(sql::kDonorExists, id).empty()) throw not_found("No such donor.");
       auto body = std::string(tx.exec_params(sql::kDonorExport, id)[0][0].c_str());
       record_audit(tx, ctx_.service, req.actor, "donor.export", "donor:" + std::to_string(id),
-                   "{}");
+                   details);
       tx.commit();
       auto r = http::json_response(200, std::move(body));
       r.headers.emplace_back("content-disposition",
@@ -318,11 +343,12 @@ class IngestApi {
 
   http::Response erase(http::Request& req) {
     const auto id = parse_id(req.param("id"));
+    const auto reason = reason_of(req);
     ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       auto rows = tx.exec_params(sql::kDonorErased, id);
       if (rows.empty()) throw not_found("No such donor.");
-      tx.exec_params(sql::kEraseDonor, id, req.actor);
+      tx.exec_params(sql::kEraseDonor, id, req.actor, reason);
       tx.commit();
     });
     JsonWriter w;

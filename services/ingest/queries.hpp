@@ -130,7 +130,7 @@ SELECT json_build_object(
 )::text
 )sql";
 
-inline constexpr const char* kEraseDonor = "SELECT ingest.erase_donor($1, $2)";
+inline constexpr const char* kEraseDonor = "SELECT ingest.erase_donor($1, $2, $3)";
 inline constexpr const char* kDonorErased =
     "SELECT erased_at IS NOT NULL FROM donor.donors WHERE id = $1";
 

@@ -309,7 +309,12 @@ TEST_F(IngestApi, ErasureRemovesPersonalDataKeepsGiftsAndLeavesATombstone) {
       200);
   ASSERT_EQ(event("gift.created", kGift, "2").status, 200);
   const auto id = scalar("SELECT id FROM donor.donors");
-  EXPECT_EQ(admin("DELETE", "/v1/donors/" + id).status, 200);
+  EXPECT_EQ(
+      admin("DELETE", "/v1/donors/" + id, R"({"reason":"Art. 17 request by letter of 2026-11-20"})")
+          .status,
+      200);
+  EXPECT_EQ(scalar("SELECT details ->> 'reason' FROM gabe.audit_log WHERE action = 'donor.erase'"),
+            "Art. 17 request by letter of 2026-11-20");
   auto d = json(get("/v1/donors/" + id));
   EXPECT_TRUE((*d)["erased"].GetBool());
   EXPECT_TRUE((*d)["contact"].IsNull());
@@ -376,8 +381,10 @@ TEST_F(IngestApi, ExportHasEverythingAndIsAudited) {
           .status,
       200);
   const auto id = scalar("SELECT id FROM donor.donors");
-  auto r = get("/v1/donors/" + id + "/export");
+  auto r = get("/v1/donors/" + id + "/export?reason=Auskunftsersuchen");
   ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_EQ(scalar("SELECT details ->> 'reason' FROM gabe.audit_log WHERE action = 'donor.export'"),
+            "Auskunftsersuchen");
   auto e = json(r);
   EXPECT_STREQ((*e)["contact"]["first_name"].GetString(), "Petra");
   EXPECT_EQ((*e)["consent_history"].Size(), 2u);
