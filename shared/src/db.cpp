@@ -93,33 +93,4 @@ bool Pool::classify_and_maybe_retry(int attempt, int attempts) {
   return false;
 }
 
-bool Pool::ping() {
-  try {
-    return run(
-        [](pqxx::connection& c) {
-          pqxx::nontransaction tx(c);
-          tx.exec("SELECT 1");
-          return true;
-        },
-        1);
-  } catch (...) {
-    return false;
-  }
-}
-
-std::string to_pg_array(const std::vector<std::string>& items) {
-  std::string out = "{";
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    if (i) out += ',';
-    out += '"';
-    for (char c : items[i]) {
-      if (c == '"' || c == '\\') out += '\\';
-      out += c;
-    }
-    out += '"';
-  }
-  out += '}';
-  return out;
-}
-
 }  // namespace gabe::db

@@ -29,9 +29,6 @@ class Pool {
   template <typename Fn>
   auto run(Fn&& fn, int attempts = 3) -> decltype(fn(std::declval<pqxx::connection&>()));
 
-  // True when a connection answers a trivial query.
-  bool ping();
-
  private:
   struct Slot {
     std::unique_ptr<pqxx::connection> conn;
@@ -79,7 +76,5 @@ auto Pool::run(Fn&& fn, int attempts) -> decltype(fn(std::declval<pqxx::connecti
   }
 }
 
-// Quotes nothing: helpers for the few conversions libpqxx 6.4 lacks.
-std::string to_pg_array(const std::vector<std::string>& items);
 
 }  // namespace gabe::db
