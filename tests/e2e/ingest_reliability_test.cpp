@@ -242,3 +242,43 @@ TEST_F(IngestSlowClients, AreCutOffAfterTheReadTimeout) {
 
 }  // namespace
 }  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class IngestConcurrency : public IngestTest {};
+
+// A CRM that retries before the first answer arrives: the same webhook-id on many
+// connections at once is applied exactly once (the copies meet in one batch or in the inbox).
+TEST_F(IngestConcurrency, SameWebhookConcurrentlyIsAppliedOnce) {
+  const std::string body =
+      R"({"type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":"g","donor_ref":"d","amount":"7.00","received_on":"2026-11-20"}})";
+  std::atomic<int> processed{0}, duplicate{0}, other{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 12; ++t) {
+    senders.emplace_back([&] {
+      HttpClient c(service_->port());
+      auto now = std::time(nullptr);
+      auto r = c.request("POST", "/v1/webhooks/crm",
+                         {{"webhook-id", "same"},
+                          {"webhook-timestamp", std::to_string(now)},
+                          {"webhook-signature", ingest::sign_webhook(secret_, "same", now, body)}},
+                         body);
+      if (r.status == 200 && r.body.find("\"processed\"") != std::string::npos) {
+        ++processed;
+      } else if (r.status == 200 && r.body.find("\"duplicate\"") != std::string::npos) {
+        ++duplicate;
+      } else {
+        ++other;
+      }
+    });
+  }
+  for (auto& s : senders) s.join();
+  EXPECT_EQ(processed.load(), 1);
+  EXPECT_EQ(duplicate.load(), 11);
+  EXPECT_EQ(other.load(), 0);
+  EXPECT_EQ(scalar("SELECT count(*) || ':' || sum(amount_cents) FROM donor.gifts"), "1:700");
+}
+
+}  // namespace
+}  // namespace gabe::test
