@@ -2,8 +2,9 @@
 
 namespace gabe::ingest {
 
-EventBatcher::EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch)
-    : pool_(pool), max_batch_(max_batch) {
+EventBatcher::EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch,
+                           std::chrono::microseconds linger)
+    : pool_(pool), max_batch_(max_batch), linger_(linger) {
   for (std::size_t i = 0; i < writers; ++i) writers_.emplace_back([this] { write_loop(); });
 }
 
@@ -51,11 +52,23 @@ void EventBatcher::write_loop() {
       std::unique_lock lock(mutex_);
       ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (queue_.empty()) return;  // stopping, nothing left
+      // While another batch is on its way to the database, more requests arrive: waiting a
+      // moment for them makes batches larger, and a large batch costs the database far less
+      // per event than several small ones. A lone request is applied at once.
+      if (busy_ > 0) {
+        ready_.wait_for(lock, linger_, [this] { return stopping_ || queue_.size() >= max_batch_; });
+        if (queue_.empty()) continue;  // another writer took them meanwhile
+      }
       batch = take_batch();
       more = !queue_.empty();
+      ++busy_;
     }
     if (more) ready_.notify_one();  // for another writer
     apply_batch(batch);
+    {
+      std::lock_guard lock(mutex_);
+      --busy_;
+    }
   }
 }
 

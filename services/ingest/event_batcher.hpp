@@ -4,6 +4,7 @@
 // the batch instead of paid by every event.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <future>
@@ -19,7 +20,8 @@ namespace gabe::ingest {
 
 class EventBatcher {
  public:
-  EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch);
+  EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch,
+               std::chrono::microseconds linger);
   ~EventBatcher();
   EventBatcher(const EventBatcher&) = delete;
   EventBatcher& operator=(const EventBatcher&) = delete;
@@ -39,6 +41,8 @@ class EventBatcher {
 
   db::Pool& pool_;
   std::size_t max_batch_;
+  std::chrono::microseconds linger_;
+  std::size_t busy_ = 0;  // writers applying a batch now
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Pending*> queue_;

@@ -124,9 +124,10 @@ class IngestApi {
   explicit IngestApi(ServiceContext& ctx)
       : ctx_(ctx),
         sources_(ctx.pool),
-        batcher_(ctx.pool,
-                 static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 4, 1, 64)),
-                 static_cast<std::size_t>(config::get_int("GABE_INGEST_BATCH_MAX", 256, 1, 5000))),
+        batcher_(
+            ctx.pool, static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 3, 1, 64)),
+            static_cast<std::size_t>(config::get_int("GABE_INGEST_BATCH_MAX", 256, 1, 5000)),
+            std::chrono::microseconds(config::get_int("GABE_INGEST_LINGER_US", 2000, 0, 100000))),
         webhooks_(prometheus::BuildCounter()
                       .Name("gabe_ingest_events_total")
                       .Help("Events received, by channel (webhook/import) and outcome")
