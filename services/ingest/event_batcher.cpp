@@ -31,72 +31,93 @@ ApplyOutcome EventBatcher::apply(CanonicalEvent event) {
 // Merges and erasures depend on everything before them: they go alone.
 std::vector<EventBatcher::Pending*> EventBatcher::take_batch() {
   std::vector<Pending*> batch;
-  if (queue_.front()->event.is_barrier() && !queue_.front()->event.reject) {
+  if (front_is_barrier()) {
     batch.push_back(queue_.front());
     queue_.pop_front();
     return batch;
   }
-  while (!queue_.empty() && batch.size() < max_batch_ &&
-         !(queue_.front()->event.is_barrier() && !queue_.front()->event.reject)) {
+  while (!queue_.empty() && batch.size() < max_batch_ && !front_is_barrier()) {
     batch.push_back(queue_.front());
     queue_.pop_front();
   }
   return batch;
 }
 
+bool EventBatcher::front_is_barrier() const {
+  return queue_.front()->event.is_barrier() && !queue_.front()->event.reject;
+}
+
+// A writer may take from the queue unless a merge or erasure is being applied, or one is
+// next and other batches are still being applied: those depend on everything before them.
+bool EventBatcher::may_take() const {
+  return !queue_.empty() && !barrier_running_ && !(front_is_barrier() && busy_ > 0);
+}
+
 void EventBatcher::write_loop() {
   while (true) {
     std::vector<Pending*> batch;
     bool more = false;
+    bool barrier = false;
     {
       std::unique_lock lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      ready_.wait(lock, [this] { return (stopping_ && queue_.empty()) || may_take(); });
       if (queue_.empty()) return;  // stopping, nothing left
       // While another batch is on its way to the database, more requests arrive: waiting a
       // moment for them makes batches larger, and a large batch costs the database far less
       // per event than several small ones. A lone request is applied at once.
-      if (busy_ > 0) {
+      if (busy_ > 0 && !front_is_barrier()) {
         ready_.wait_for(lock, linger_, [this] { return stopping_ || queue_.size() >= max_batch_; });
-        if (queue_.empty()) continue;  // another writer took them meanwhile
+        if (!may_take()) continue;  // another writer took them, or a barrier is running
       }
+      barrier = front_is_barrier();
       batch = take_batch();
       more = !queue_.empty();
       ++busy_;
+      barrier_running_ = barrier;
     }
     if (more) ready_.notify_one();  // for another writer
     apply_batch(batch);
     {
       std::lock_guard lock(mutex_);
       --busy_;
+      if (barrier) barrier_running_ = false;
     }
+    ready_.notify_all();  // a barrier may be waiting for this batch, or others for the barrier
   }
 }
 
 void EventBatcher::apply_batch(const std::vector<Pending*>& batch) {
+  // Every promise is satisfied exactly once, whatever fails; nothing escapes the writer.
   std::vector<CanonicalEvent> events;
-  events.reserve(batch.size());
-  for (auto* p : batch) events.push_back(p->event);
+  std::vector<ApplyOutcome> outcomes;
+  std::exception_ptr failure;
+  bool one_by_one = false;
   try {
-    auto outcomes = pool_.run([&](pqxx::connection& c) { return apply_events(c, events); });
+    events.reserve(batch.size());
+    for (auto* p : batch) events.push_back(p->event);
+    outcomes = pool_.run([&](pqxx::connection& c) { return apply_events(c, events); });
+    if (outcomes.size() != batch.size()) throw internal_error();
+  } catch (const Problem& p) {
+    failure = std::current_exception();
+    // The database is away: every request gets the 503. Otherwise one event may be at fault.
+    one_by_one = p.status() != 503 && batch.size() > 1 && events.size() == batch.size();
+  } catch (...) {
+    failure = std::current_exception();
+    one_by_one = batch.size() > 1 && events.size() == batch.size();
+  }
+  if (!failure) {
     for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(outcomes[i]));
     return;
-  } catch (const Problem& p) {
-    if (p.status() == 503 || batch.size() == 1) {
-      // The database is away (or the single event failed): every request gets the error.
-      for (auto* pending : batch) pending->done.set_exception(std::current_exception());
-      return;
-    }
-  } catch (...) {
-    if (batch.size() == 1) {
-      batch[0]->done.set_exception(std::current_exception());
-      return;
-    }
   }
-  // Something in the batch failed: one by one, so that one bad event fails alone.
+  if (!one_by_one) {
+    for (auto* pending : batch) pending->done.set_exception(failure);
+    return;
+  }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     try {
       auto one = pool_.run([&](pqxx::connection& c) { return apply_events(c, {events[i]}); });
-      batch[i]->done.set_value(std::move(one.at(0)));
+      if (one.size() != 1) throw internal_error();
+      batch[i]->done.set_value(std::move(one[0]));
     } catch (...) {
       batch[i]->done.set_exception(std::current_exception());
     }

@@ -37,12 +37,15 @@ class EventBatcher {
   };
   void write_loop();
   std::vector<Pending*> take_batch();
+  bool front_is_barrier() const;
+  bool may_take() const;
   void apply_batch(const std::vector<Pending*>& batch);
 
   db::Pool& pool_;
   std::size_t max_batch_;
   std::chrono::microseconds linger_;
-  std::size_t busy_ = 0;  // writers applying a batch now
+  std::size_t busy_ = 0;          // writers applying a batch now
+  bool barrier_running_ = false;  // a merge or erasure is being applied
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Pending*> queue_;

@@ -53,15 +53,16 @@ struct Server::Impl {
   const Router& router;
   Authenticator authenticate;
   Observer observe;
-  net::io_context ioc;
-  net::thread_pool workers;
-  tcp::acceptor acceptor;
-  net::signal_set signals;
+  // Declared before the I/O objects: sessions destroyed with the io_context still count down.
   std::atomic<std::size_t> connections{0};
   std::atomic<std::size_t> in_flight{0};
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::condition_variable drained;
+  net::io_context ioc;
+  net::thread_pool workers;
+  tcp::acceptor acceptor;
+  net::signal_set signals;
 
   Impl(ServerOptions o, const Router& r, Authenticator a, Observer ob)
       : options(std::move(o)),
@@ -127,6 +128,7 @@ class Session : public std::enable_shared_from_this<Session> {
       throw Problem(408, "timeout", "The request body arrived too slowly.");
     if (ec == bhttp::error::body_limit) throw payload_too_large("The request body is too large.");
     if (ec) throw bad_request("The request body could not be read.");
+    if (n == 0) body_done_ = true;
     std::memcpy(buffer, chunk_.data(), n);
     return n;
   }
@@ -177,7 +179,11 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       return close();
     }
+    // Draining: a request that arrives now on an idle keep-alive connection is not started
+    // (the client sees the connection close and retries elsewhere).
+    if (server_.stopping.load()) return close();
     first_request_ = false;
+    body_done_ = false;
     started_ = Clock::now();
     server_.request_started();
     request_ = std::make_shared<Request>();
@@ -271,13 +277,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void dispatch_to_worker(const Route* route) {
     net::post(server_.workers, [self = shared_from_this(), route] {
       Response response;
-      auto lang = self->request_->language();
+      const auto lang = self->request_->language();
       try {
         if (route->min_role) self->server_.authenticate(*self->request_, *route->min_role);
         if (route->stream_handler) {
           StreamedBody body(*self);
           response = route->stream_handler(*self->request_, body);
-          if (self->stream_parser_ && !self->stream_parser_->is_done()) self->keep_alive_ = false;
         } else {
           response = route->handler(*self->request_);
         }
@@ -285,14 +290,16 @@ class Session : public std::enable_shared_from_this<Session> {
         if (p.status() >= 500 && p.status() != 503) {
           log::error("request failed", {{"route", self->request_->route}, {"status", p.status()}});
         }
-        if (route->stream_handler && !self->stream_parser_->is_done()) self->keep_alive_ = false;
         response = problem_response(p, lang);
       } catch (const std::exception& e) {
         log::error("unhandled error",
                    {{"route", self->request_->route}, {"kind", typeid(e).name()}});
-        if (route->stream_handler) self->keep_alive_ = false;
+        response = problem_response(internal_error(), lang);
+      } catch (...) {
         response = problem_response(internal_error(), lang);
       }
+      // A streamed body the handler did not read to its end would be taken for the next request.
+      if (route->stream_handler && !self->body_done_) self->keep_alive_ = false;
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
     });
@@ -334,7 +341,9 @@ class Session : public std::enable_shared_from_this<Session> {
     double seconds = std::chrono::duration<double>(Clock::now() - started_).count();
     if (server_.observe && request_) server_.observe(*request_, status_, seconds);
     request_.reset();
-    stream_parser_.reset();
+    // A worker that gave up on a slow body leaves its read pending: the parser stays until
+    // that read completes (close() below cancels it).
+    if (!read_pending_) stream_parser_.reset();
     server_.request_finished();
     if (ec || !keep_alive_) return close();
     read_header();
@@ -353,6 +362,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> stream_parser_;
   std::vector<char> chunk_;
+  bool read_pending_ = false;  // on the strand only
+  bool body_done_ = false;     // on the worker that reads the body only
   std::shared_ptr<Request> request_;
   bool keep_alive_ = true;
   bool first_request_ = true;

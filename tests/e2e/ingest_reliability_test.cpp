@@ -282,3 +282,49 @@ TEST_F(IngestConcurrency, SameWebhookConcurrentlyIsAppliedOnce) {
 
 }  // namespace
 }  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class IngestMergeUnderLoad : public IngestTest {};
+
+// A merge is applied alone, after every batch before it and before every batch after it:
+// gifts that arrive for the merged-away ref while the merge happens all end on the survivor.
+TEST_F(IngestMergeUnderLoad, NoGiftIsLeftOnTheMergedAwayDonor) {
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"keep"})", "k").status, 200);
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"dup"})", "d").status, 200);
+  std::atomic<int> sent{0};
+  std::vector<std::thread> senders;
+  for (int t = 0; t < 8; ++t) {
+    senders.emplace_back([&, t] {
+      HttpClient c(service_->port());
+      for (int i = 0; i < 60; ++i) {
+        const std::string id = "g" + std::to_string(t) + "-" + std::to_string(i);
+        const std::string body =
+            R"({"type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":")" +
+            id + R"(","donor_ref":"dup","amount":"1.00","received_on":"2026-11-20"}})";
+        auto now = std::time(nullptr);
+        auto r = c.request("POST", "/v1/webhooks/crm",
+                           {{"webhook-id", id},
+                            {"webhook-timestamp", std::to_string(now)},
+                            {"webhook-signature", ingest::sign_webhook(secret_, id, now, body)}},
+                           body);
+        if (r.status == 200) ++sent;
+      }
+    });
+  }
+  while (sent.load() < 150) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "merge").status,
+            200);
+  for (auto& s : senders) s.join();
+  ASSERT_EQ(sent.load(), 480);
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts g JOIN donor.donors d ON d.id = g.donor_id "
+                   "WHERE d.merged_into IS NOT NULL"),
+            "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts g JOIN donor.donors d ON d.id = g.donor_id "
+                   "WHERE d.ref = 'keep'"),
+            "480");
+}
+
+}  // namespace
+}  // namespace gabe::test
