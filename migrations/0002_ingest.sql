@@ -540,6 +540,12 @@ BEGIN
       modified_at = now()
     WHERE d.id = p_survivor;
   END LOOP;
+  -- Anything that still landed on a record merged into the survivor (applied concurrently
+  -- with an earlier merge, e.g. by another replica) moves too: repeating a merge sweeps up.
+  UPDATE donor.gifts g SET donor_id = p_survivor
+    FROM donor.donors d WHERE d.merged_into = p_survivor AND g.donor_id = d.id;
+  UPDATE donor.recurring r SET donor_id = p_survivor
+    FROM donor.donors d WHERE d.merged_into = p_survivor AND r.donor_id = d.id;
 END
 $$;
 

@@ -622,3 +622,32 @@ TEST_F(IngestMergeErasure, ErasingAMergedAwayRefKeepsTheSurvivor) {
 
 }  // namespace
 }  // namespace gabe::test
+
+namespace gabe::test {
+namespace {
+
+class IngestMergeRepeat : public IngestTest {};
+
+// A gift that ended on a merged-away record (another process applied it during the merge)
+// moves to the survivor when the merge is sent again.
+TEST_F(IngestMergeRepeat, RepeatingAMergeSweepsUpLeftovers) {
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"keep"})", "1").status, 200);
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"dup"})", "2").status, 200);
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "3").status,
+            200);
+  // Simulate the race: a gift written to the merged-away record.
+  scalar(
+      "INSERT INTO donor.gifts (source, ref, donor_id, amount_cents, currency, received_on, "
+      "status, updated_at) "
+      "SELECT 'crm', 'late', id, 500, 'EUR', '2026-11-20', 'completed', now() FROM donor.donors "
+      "WHERE ref = 'dup' "
+      "RETURNING 1");
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "4").status,
+            200);
+  EXPECT_EQ(scalar("SELECT d.ref FROM donor.gifts g JOIN donor.donors d ON d.id = g.donor_id WHERE "
+                   "g.ref = 'late'"),
+            "keep");
+}
+
+}  // namespace
+}  // namespace gabe::test
