@@ -79,18 +79,25 @@ std::string IngestTest::last_line(const std::string& text) {
                      end - (start == std::string::npos ? 0 : start + 1) + 1);
 }
 
+HttpResponse send_webhook(HttpClient& client, const std::string& secret, const std::string& id,
+                          const std::string& body, const std::string& source,
+                          long timestamp_offset) {
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
+                       std::chrono::system_clock::now().time_since_epoch())
+                       .count() +
+                   timestamp_offset;
+  return client.request("POST", "/v1/webhooks/" + source,
+                        {{"webhook-id", id},
+                         {"webhook-timestamp", std::to_string(now)},
+                         {"webhook-signature", ingest::sign_webhook(secret, id, now, body)}},
+                        body);
+}
+
 HttpResponse IngestTest::webhook(const std::string& body, const std::string& id,
                                  const std::string& source, const std::string& secret,
                                  long timestamp_offset) {
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                 std::chrono::system_clock::now().time_since_epoch())
-                 .count() +
-             timestamp_offset;
-  auto sig = ingest::sign_webhook(secret.empty() ? secret_ : secret, id, now, body);
-  return client_->request(
-      "POST", "/v1/webhooks/" + source,
-      {{"webhook-id", id}, {"webhook-timestamp", std::to_string(now)}, {"webhook-signature", sig}},
-      body);
+  return send_webhook(*client_, secret.empty() ? secret_ : secret, id, body, source,
+                      timestamp_offset);
 }
 
 HttpResponse IngestTest::event(const std::string& type, const std::string& data_json,

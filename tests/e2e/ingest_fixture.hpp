@@ -18,6 +18,11 @@ namespace gabe::test {
 PostgresCluster& cluster();
 void shutdown_cluster();
 
+// Sends one Standard-Webhooks-signed request over `client` (tests with their own connections).
+HttpResponse send_webhook(HttpClient& client, const std::string& secret, const std::string& id,
+                          const std::string& body, const std::string& source = "crm",
+                          long timestamp_offset = 0);
+
 class IngestTest : public ::testing::Test {
  protected:
   void SetUp() override;

@@ -31,12 +31,7 @@ class IngestReliability : public IngestTest {
       for (int attempt = 0; attempt < 2000 && !stop.load(); ++attempt) {
         try {
           if (!c) c = std::make_unique<HttpClient>(port_.load(), 5000);
-          auto now = std::time(nullptr);
-          auto r = c->request("POST", "/v1/webhooks/crm",
-                              {{"webhook-id", id},
-                               {"webhook-timestamp", std::to_string(now)},
-                               {"webhook-signature", ingest::sign_webhook(secret_, id, now, body)}},
-                              body);
+          auto r = send_webhook(*c, secret_, id, body);
           if (r.status == 200) {
             std::lock_guard lock(mutex_);
             acknowledged_.insert(i);
@@ -258,12 +253,7 @@ TEST_F(IngestConcurrency, SameWebhookConcurrentlyIsAppliedOnce) {
   for (int t = 0; t < 12; ++t) {
     senders.emplace_back([&] {
       HttpClient c(service_->port());
-      auto now = std::time(nullptr);
-      auto r = c.request("POST", "/v1/webhooks/crm",
-                         {{"webhook-id", "same"},
-                          {"webhook-timestamp", std::to_string(now)},
-                          {"webhook-signature", ingest::sign_webhook(secret_, "same", now, body)}},
-                         body);
+      auto r = send_webhook(c, secret_, "same", body);
       if (r.status == 200 && r.body.find("\"processed\"") != std::string::npos) {
         ++processed;
       } else if (r.status == 200 && r.body.find("\"duplicate\"") != std::string::npos) {
@@ -303,12 +293,7 @@ TEST_F(IngestMergeUnderLoad, NoGiftIsLeftOnTheMergedAwayDonor) {
         const std::string body =
             R"({"type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":")" +
             id + R"(","donor_ref":"dup","amount":"1.00","received_on":"2026-11-20"}})";
-        auto now = std::time(nullptr);
-        auto r = c.request("POST", "/v1/webhooks/crm",
-                           {{"webhook-id", id},
-                            {"webhook-timestamp", std::to_string(now)},
-                            {"webhook-signature", ingest::sign_webhook(secret_, id, now, body)}},
-                           body);
+        auto r = send_webhook(c, secret_, id, body);
         if (r.status == 200) ++sent;
       }
     });

@@ -82,14 +82,9 @@ TEST_F(Platform, TheIngestServiceRunsAsItsOwnRole) {
                                  std::to_string(cluster().port()) + "/" + db_name_);
   HttpClient c(own.port());
   EXPECT_EQ(c.get("/readyz").status, 200);
-  auto now = std::time(nullptr);
   const std::string body =
       R"({"type":"gift.created","data":{"gift_ref":"g","donor_ref":"d","amount":"1.00","received_on":"2026-11-20"}})";
-  auto r = c.request("POST", "/v1/webhooks/crm",
-                     {{"webhook-id", "own-1"},
-                      {"webhook-timestamp", std::to_string(now)},
-                      {"webhook-signature", ingest::sign_webhook(secret_, "own-1", now, body)}},
-                     body);
+  auto r = send_webhook(c, secret_, "own-1", body);
   EXPECT_EQ(r.status, 200) << r.body;
   auto erase = c.request("DELETE", "/v1/donors/" + scalar("SELECT id FROM donor.donors"),
                          {{"Authorization", "Bearer " + admin_token_}});
