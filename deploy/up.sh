@@ -7,14 +7,11 @@ set -euo pipefail
 BIN=${1:?usage: deploy/up.sh BIN_DIR}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 STATE=$ROOT/.gabe
-PG_BIN=/usr/lib/postgresql/15/bin
 DEMO_DONORS=${GABE_DEMO_DONORS:-2000}
 mkdir -p "$STATE/logs"
 chmod 711 "$STATE"  # the postgres user must reach .gabe/pg; secrets inside are 0600
 
 log() { printf '\033[1m[gabe]\033[0m %s\n' "$*" >&2; }
-as_pg=()
-[ "$(id -u)" -eq 0 ] && as_pg=(runuser -u postgres --)
 pids=()
 prom_pid=""
 own_pg=0
@@ -25,30 +22,22 @@ cleanup() {
   for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
   for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
   [ -n "$prom_pid" ] && { kill -TERM "$prom_pid" 2>/dev/null || true; wait "$prom_pid" 2>/dev/null || true; }
-  if [ "$own_pg" = 1 ]; then
-    "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -m fast -w stop >/dev/null 2>&1 || true
-  fi
+  if [ "$own_pg" = 1 ]; then "$ROOT/run" pg-stop "$STATE/pg"; fi
   log "stopped"
 }
 trap cleanup INT TERM EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 if [ -n "${GABE_DATABASE_URL:-}" ]; then
   ADMIN_URL=$GABE_DATABASE_URL
   log "using the database at GABE_DATABASE_URL"
   service_url() { echo "$GABE_DATABASE_URL"; }
 else
-  mkdir -p "$STATE/pg"
-  [ "$(id -u)" -eq 0 ] && chown postgres:postgres "$STATE/pg"
-  if [ ! -f "$STATE/pg/data/PG_VERSION" ]; then
-    log "creating a private PostgreSQL in .gabe/pg"
-    "${as_pg[@]}" "$PG_BIN/initdb" -D "$STATE/pg/data" -U gabe --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-  fi
-  PG_PORT=$(free_port)
-  "${as_pg[@]}" "$PG_BIN/pg_ctl" -D "$STATE/pg/data" -l "$STATE/pg/postgres.log" -w \
-    -o "-p $PG_PORT -k $STATE/pg -c listen_addresses=127.0.0.1" start >/dev/null
+  [ -f "$STATE/pg/data/PG_VERSION" ] || log "creating a private PostgreSQL in .gabe/pg"
+  # The same private cluster set-up as the tests' and the benchmark's (./run pg-start).
+  PG_URL=$("$ROOT/run" pg-start "$STATE/pg")
   own_pg=1
+  PG_PORT=${PG_URL##*:}
+  PG_PORT=${PG_PORT%%/*}
   psql -q "postgresql://gabe@127.0.0.1:$PG_PORT/postgres" -tAc "SELECT 1 FROM pg_database WHERE datname = 'gabe'" |
     grep -q 1 || psql -q "postgresql://gabe@127.0.0.1:$PG_PORT/postgres" -c "CREATE DATABASE gabe" >/dev/null
   ADMIN_URL="postgresql://gabe@127.0.0.1:$PG_PORT/gabe"

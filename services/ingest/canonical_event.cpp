@@ -1,7 +1,6 @@
 #include "canonical_event.hpp"
 
 #include <algorithm>
-#include <chrono>
 
 #include "gabe/values.hpp"
 
@@ -46,10 +45,7 @@ constexpr std::int64_t kFutureToleranceSeconds = 86400;
 
 bool too_far_ahead(const std::string& instant) {
   auto t = parse_instant(instant);
-  const auto now = std::chrono::duration_cast<std::chrono::seconds>(
-                       std::chrono::system_clock::now().time_since_epoch())
-                       .count();
-  return t && t->epoch_seconds > now + kFutureToleranceSeconds;
+  return t && t->epoch_seconds > now_epoch_seconds() + kFutureToleranceSeconds;
 }
 
 std::optional<std::string> past_instant(FieldReader& r, std::string_view key) {

@@ -24,16 +24,6 @@ namespace {
 constexpr std::size_t kImportBatch = 2000;
 constexpr std::size_t kImportInFlight = 3;
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string now_instant() {
-  return format_instant({now_seconds(), 0});
-}
-
 std::optional<std::string> opt(std::optional<std::string_view> v) {
   return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
 }
@@ -143,7 +133,8 @@ class IngestApi {
     auto id = req.header("webhook-id").value_or("");
     auto ts = req.header("webhook-timestamp").value_or("");
     auto sig = req.header("webhook-signature").value_or("");
-    auto check = verify_webhook_signature(info->secrets, id, ts, sig, req.body, now_seconds());
+    auto check =
+        verify_webhook_signature(info->secrets, id, ts, sig, req.body, now_epoch_seconds());
     if (check != SignatureCheck::ok) {
       count("webhook", "unauthorized");
       throw unauthorized(signature_problem(check));

@@ -1,5 +1,6 @@
 #include "gabe/values.hpp"
 
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 
@@ -181,6 +182,16 @@ std::optional<std::string> normalize_instant(std::string_view text) {
   auto t = parse_instant(text);
   if (!t) return std::nullopt;
   return format_instant(*t);
+}
+
+std::int64_t now_epoch_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string now_instant() {
+  return format_instant({now_epoch_seconds(), 0});
 }
 
 }  // namespace gabe

@@ -20,6 +20,7 @@
 #include "gabe/json.hpp"
 #include "gabe/migrations.hpp"
 #include "gabe/problem.hpp"
+#include "gabe/service.hpp"
 #include "gabe/values.hpp"
 #include "importer.hpp"
 #include "ndjson.hpp"
@@ -82,6 +83,13 @@ class Args {
   std::vector<std::string> positional_;
 };
 
+// {"<key>": n}, the details of an audit entry that counts something.
+std::string count_details(const char* key, int n) {
+  gabe::JsonWriter w;
+  w.begin_object().field(key, n).end_object();
+  return w.take();
+}
+
 std::string actor() {
   const char* user = std::getenv("USER");
   return std::string("gabectl:") + (user ? user : "unknown");
@@ -119,10 +127,8 @@ int cmd_token_revoke(const Args& args) {
             name)
           .affected_rows();
   if (n == 0) throw std::invalid_argument("no active token named '" + name + "'");
-  tx.exec_params(
-      "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ('gabectl', $1, "
-      "'token.revoke', $2, json_build_object('revoked', $3::int)::jsonb)",
-      actor(), "token:" + name, static_cast<int>(n));
+  gabe::record_audit(tx, "gabectl", actor(), "token.revoke", "token:" + name,
+                     count_details("revoked", static_cast<int>(n)));
   tx.commit();
   std::cout << "Revoked " << n << " token(s) named '" << name
             << "' (services notice within 5 s).\n";
@@ -145,10 +151,7 @@ int cmd_token(const Args& args) {
       name, std::string(gabe::role_name(*role)), gabe::auth::token_hash_hex(token));
   gabe::JsonWriter d;
   d.begin_object().field("name", name).field("role", gabe::role_name(*role)).end_object();
-  tx.exec_params(
-      "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ('gabectl', $1, "
-      "'token.create', $2, $3::jsonb)",
-      actor(), "token:" + name, d.take());
+  gabe::record_audit(tx, "gabectl", actor(), "token.create", "token:" + name, d.take());
   tx.commit();
   std::cout << "Created " << gabe::role_name(*role) << " token '" << name
             << "'. It is shown only now:\n"
@@ -176,11 +179,7 @@ int cmd_source(const Args& args) {
                    secret);
     gabe::JsonWriter d;
     d.begin_object().field("adapter", adapter).end_object();
-    tx.exec_params(
-        "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ('ingest', "
-        "$1, "
-        "'source.add', $2, $3::jsonb)",
-        actor(), "source:" + name, d.take());
+    gabe::record_audit(tx, "ingest", actor(), "source.add", "source:" + name, d.take());
     tx.commit();
     std::cout << "Source '" << name << "' (" << adapter
               << ") added. Its signing secret is shown only now:\n"
@@ -198,11 +197,8 @@ int cmd_source(const Args& args) {
                      "AND id < (SELECT max(id) FROM ingest.source_secrets WHERE source = $1)",
                      name)
                    .affected_rows();
-      tx.exec_params(
-          "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ('ingest', "
-          "$1, "
-          "'source.retire_old', $2, json_build_object('retired', $3::int)::jsonb)",
-          actor(), "source:" + name, static_cast<int>(n));
+      gabe::record_audit(tx, "ingest", actor(), "source.retire_old", "source:" + name,
+                         count_details("retired", static_cast<int>(n)));
       tx.commit();
       std::cout << "Retired " << n << " older secret(s) of '" << name << "'.\n";
       return 0;
@@ -210,11 +206,7 @@ int cmd_source(const Args& args) {
     const auto secret = gabe::auth::generate_webhook_secret();
     tx.exec_params("INSERT INTO ingest.source_secrets (source, secret) VALUES ($1, $2)", name,
                    secret);
-    tx.exec_params(
-        "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ('ingest', "
-        "$1, "
-        "'source.rotate', $2, '{}')",
-        actor(), "source:" + name);
+    gabe::record_audit(tx, "ingest", actor(), "source.rotate", "source:" + name, "{}");
     tx.commit();
     std::cout << "New secret for '" << name
               << "' (the old ones stay valid until --retire-old), shown only now:\n"
@@ -259,14 +251,13 @@ int cmd_import(const Args& args) {
   auto sources = gabe::ingest::load_sources(conn);
   if (!sources.count(source))
     throw std::invalid_argument("no source '" + source + "' (gabectl source add)");
-  auto now = std::chrono::duration_cast<std::chrono::seconds>(
-      std::chrono::system_clock::now().time_since_epoch());
+
   gabe::ingest::Importer importer(
       [&conn](const std::vector<gabe::ingest::CanonicalEvent>& events) {
         return gabe::ingest::apply_events(conn, events);
       },
       [&sources](const std::string& s) { return sources.count(s) > 0; }, source,
-      gabe::format_instant({now.count(), 0}));
+      gabe::now_instant());
   gabe::ingest::LineSplitter splitter(1 << 20,
                                       [&](std::string_view line, std::size_t n, bool too_long) {
                                         importer.line(line, n, too_long);

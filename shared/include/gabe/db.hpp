@@ -30,9 +30,6 @@ class Pool {
   auto run(Fn&& fn, int attempts = 3) -> decltype(fn(std::declval<pqxx::connection&>()));
 
  private:
-  struct Slot {
-    std::unique_ptr<pqxx::connection> conn;
-  };
   std::unique_ptr<pqxx::connection> acquire();
   void release(std::unique_ptr<pqxx::connection> conn);
   void discard();
@@ -75,6 +72,5 @@ auto Pool::run(Fn&& fn, int attempts) -> decltype(fn(std::declval<pqxx::connecti
     }
   }
 }
-
 
 }  // namespace gabe::db

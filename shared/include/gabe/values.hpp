@@ -35,4 +35,8 @@ std::optional<Instant> parse_instant(std::string_view text);
 std::string format_instant(Instant instant);
 std::optional<std::string> normalize_instant(std::string_view text);
 
+// The current time, in whole seconds.
+std::int64_t now_epoch_seconds();
+std::string now_instant();
+
 }  // namespace gabe
