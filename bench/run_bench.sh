@@ -210,7 +210,7 @@ TOKEN=$("$BIN/gabectl" token create --role admin --name bench | tail -1)
 case "$HOOK_SECRET" in whsec_*) ;; *) echo "run_bench: no whsec_ secret from gabectl" >&2; exit 1 ;; esac
 
 PORT=$(free_port)
-log "starting gabe-ingest on 127.0.0.1:$PORT (GABE_HTTP_WORKERS ${GABE_HTTP_WORKERS:-64}, GABE_INGEST_WRITERS ${GABE_INGEST_WRITERS:-3})"
+log "starting gabe-ingest on 127.0.0.1:$PORT (GABE_HTTP_WORKERS ${GABE_HTTP_WORKERS:-64}, GABE_INGEST_WRITERS ${GABE_INGEST_WRITERS:-1})"
 GABE_LISTEN=127.0.0.1:$PORT "$BIN/gabe-ingest" >"$TMP/ingest.log" 2>&1 &
 INGEST_PID=$!
 for _ in $(seq 100); do
@@ -392,7 +392,7 @@ Written by \`./run bench\` (bench/run_bench.sh); do not edit by hand — rerun i
 - Machine: $NPROC cores ($CPU_MODEL), $MEM_GB GiB memory; load average before the run: $LOADAVG
 - PostgreSQL $PG_VERSION, private cluster started by the benchmark (\`./run pg-start\`:
   shared_buffers 256MB, otherwise defaults, fsync and synchronous_commit on), on the same machine
-- gabe-ingest with its defaults (GABE_HTTP_WORKERS ${GABE_HTTP_WORKERS:-64}, GABE_INGEST_WRITERS ${GABE_INGEST_WRITERS:-3}, GABE_DB_POOL_SIZE ${GABE_DB_POOL_SIZE:-16})
+- gabe-ingest with its defaults (GABE_HTTP_WORKERS ${GABE_HTTP_WORKERS:-64}, GABE_INGEST_WRITERS ${GABE_INGEST_WRITERS:-1}, GABE_DB_POOL_SIZE ${GABE_DB_POOL_SIZE:-16})
 
 ## Results
 

@@ -134,19 +134,35 @@ void map_donor_upserted(const JsonValue& data, FieldReader& r, JsonWriter& w,
   }
 }
 
-void map_gift(FieldReader& r, JsonWriter& w) {
-  put(w, "gift_ref", r.string("gift_ref", true));
-  put(w, "donor_ref", r.string("donor_ref", true));
-  put(w, "amount_cents", r.money("amount", true));
+void map_gift(FieldReader& r, JsonWriter& w, std::optional<GiftColumns>& gift) {
+  auto gift_ref = r.string("gift_ref", true);
+  auto donor_ref = r.string("donor_ref", true);
+  auto amount = r.money("amount", true);
   auto currency = r.string("currency", false, 3).value_or("EUR");
   if (!all_upper_letters(currency, 3)) r.add_error("currency", "must be an ISO 4217 code like EUR");
+  auto received_on = r.date("received_on", true);
+  GiftColumns g;
+  g.campaign_ref = r.string("campaign_ref");
+  g.channel = r.one_of("channel", kGiftChannels);
+  g.fund = r.string("fund", false, 200);
+  g.recurring_ref = r.string("recurring_ref");
+  g.status = r.one_of("status", kGiftStatuses).value_or("completed");
+  put(w, "gift_ref", gift_ref);
+  put(w, "donor_ref", donor_ref);
+  put(w, "amount_cents", amount);
   w.field("currency", currency);
-  put(w, "received_on", r.date("received_on", true));
-  put(w, "campaign_ref", r.string("campaign_ref"));
-  put(w, "channel", r.one_of("channel", kGiftChannels));
-  put(w, "fund", r.string("fund", false, 200));
-  put(w, "recurring_ref", r.string("recurring_ref"));
-  w.field("status", r.one_of("status", kGiftStatuses).value_or("completed"));
+  put(w, "received_on", received_on);
+  put(w, "campaign_ref", g.campaign_ref);
+  put(w, "channel", g.channel);
+  put(w, "fund", g.fund);
+  put(w, "recurring_ref", g.recurring_ref);
+  w.field("status", g.status);
+  if (!gift_ref || !donor_ref || !amount || !received_on) return;
+  g.gift_ref = std::move(*gift_ref);
+  g.amount_cents = *amount;
+  g.currency = std::move(currency);
+  g.received_on = std::move(*received_on);
+  gift = std::move(g);
 }
 
 void map_recurring(FieldReader& r, JsonWriter& w) {
@@ -227,7 +243,7 @@ void map_event(CanonicalEvent& event, const JsonValue& data) {
     w.field("at", past_instant(r, "at").value_or(event.occurred_at));
     put(w, "consent_source", r.string("source", false, 200));
   } else if (t == "gift.created" || t == "gift.updated") {
-    map_gift(r, w);
+    map_gift(r, w, event.gift);
   } else if (t == "gift.refunded") {
     put(w, "gift_ref", r.string("gift_ref", true));
   } else if (t == "recurring.upserted") {
@@ -242,6 +258,7 @@ void map_event(CanonicalEvent& event, const JsonValue& data) {
   }
   w.end_object();
   if (!r.ok()) {
+    event.gift.reset();
     event.errors = r.errors();
     std::string reason = "invalid data:";
     for (const auto& e : event.errors) reason += " " + e.field + " " + e.message + ";";
@@ -250,6 +267,8 @@ void map_event(CanonicalEvent& event, const JsonValue& data) {
     return;
   }
   event.data_json = w.take();
+  // Refunds and campaigns name no person (a donor_ref in them is not read).
+  if (t == "gift.refunded" || t == "campaign.upserted") event.donor_ref.clear();
 }
 
 void map_generic_envelope(CanonicalEvent& event, const JsonValue& envelope,

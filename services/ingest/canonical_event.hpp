@@ -3,6 +3,7 @@
 // ready for ingest.apply_events in the database.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -12,15 +13,29 @@
 
 namespace gabe::ingest {
 
+// A valid gift.created or gift.updated as the typed columns the database writes.
+struct GiftColumns {
+  std::string gift_ref;
+  std::int64_t amount_cents = 0;
+  std::string currency;
+  std::string received_on;  // YYYY-MM-DD
+  std::optional<std::string> campaign_ref;
+  std::optional<std::string> channel;
+  std::optional<std::string> fund;
+  std::optional<std::string> recurring_ref;
+  std::string status;
+};
+
 struct CanonicalEvent {
   std::string source;
   std::string event_id;
   std::string type;
-  std::string occurred_at;          // RFC 3339, UTC
-  std::string raw;                  // what was received, kept for replay
-  std::string adapter = "generic";  // how `raw` is read again on replay: generic, civicrm, import
-  std::string donor_ref;            // for rejected events: the person named, so erasure finds them
-  std::string data_json;            // normalised data (empty when rejected)
+  std::string occurred_at;            // RFC 3339, UTC
+  std::string raw;                    // what was received, kept for replay
+  std::string adapter = "generic";    // how `raw` is read again on replay: generic, civicrm, import
+  std::string donor_ref;              // the person the event names (also when rejected), or empty
+  std::string data_json;              // normalised data (empty when rejected)
+  std::optional<GiftColumns> gift;    // the same data, typed, for a valid gift.created/updated
   std::optional<std::string> reject;  // why the event is rejected, if it is
   std::vector<FieldError> errors;     // the field errors behind `reject`
 

@@ -1,6 +1,8 @@
 #include "event_store.hpp"
 
-#include "gabe/json.hpp"
+#include <array>
+
+#include "gabe/db.hpp"
 
 namespace gabe::ingest {
 
@@ -11,7 +13,10 @@ void prepare_ingest_connection(pqxx::connection& conn) {
     tx.exec("SELECT ingest.prepare_session()");
   }
   conn.prepare("apply_events",
-               "SELECT seq, event_id, status, error FROM ingest.apply_events($1::jsonb)");
+               "SELECT seq, status, error FROM ingest.apply_events("
+               "$1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], "
+               "$7::text[], $8::text[], $9::jsonb[], $10::text[], $11::bigint[], $12::text[], "
+               "$13::date[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])");
 }
 
 std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
@@ -22,33 +27,76 @@ std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
 
 std::vector<ApplyOutcome> apply_events(pqxx::transaction_base& tx,
                                        const std::vector<CanonicalEvent>& events) {
-  JsonWriter w;
-  w.begin_array();
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    const auto& e = events[i];
-    w.begin_object();
-    w.field("seq", static_cast<std::int64_t>(i));
-    w.field("source", e.source);
-    w.field("event_id", e.event_id);
-    w.field("type", e.type);
-    w.field("occurred_at", e.occurred_at);
-    w.field("raw", e.raw);
-    w.field("adapter", e.adapter);
-    if (e.reject) {
-      w.field("reject", *e.reject);
-      if (!e.donor_ref.empty()) w.field("donor_ref", e.donor_ref);
+  // One array per column (see migrations/0003_ingest_typed_batches.sql): gifts travel typed,
+  // every other type as its normalised jsonb.
+  enum Column {
+    kSource,
+    kEventId,
+    kType,
+    kOccurredAt,
+    kRaw,
+    kAdapter,
+    kDonorRef,
+    kReject,
+    kData,
+    kGiftRef,
+    kAmount,
+    kCurrency,
+    kReceivedOn,
+    kCampaignRef,
+    kChannel,
+    kFund,
+    kRecurringRef,
+    kGiftStatus,
+    kColumns
+  };
+  std::array<db::ArrayLiteral, kColumns> c;
+  for (const auto& e : events) {
+    c[kSource].add(e.source);
+    c[kEventId].add(e.event_id);
+    c[kType].add(e.type);
+    c[kOccurredAt].add(e.occurred_at);
+    c[kRaw].add(e.raw);
+    c[kAdapter].add(e.adapter);
+    c[kDonorRef].add_or_null(e.donor_ref);
+    c[kReject].add(e.reject);
+    if (e.gift && !e.reject) {
+      const GiftColumns& g = *e.gift;
+      c[kData].add_null();
+      c[kGiftRef].add(g.gift_ref);
+      c[kAmount].add(g.amount_cents);
+      c[kCurrency].add(g.currency);
+      c[kReceivedOn].add(g.received_on);
+      c[kCampaignRef].add(g.campaign_ref);
+      c[kChannel].add(g.channel);
+      c[kFund].add(g.fund);
+      c[kRecurringRef].add(g.recurring_ref);
+      c[kGiftStatus].add(g.status);
     } else {
-      w.key("data").raw(e.data_json);
+      if (e.reject) {
+        c[kData].add_null();
+      } else {
+        c[kData].add(e.data_json);
+      }
+      for (int i = kGiftRef; i < kColumns; ++i) c[i].add_null();
     }
-    w.end_object();
   }
-  w.end_array();
-  auto rows = tx.exec_prepared("apply_events", w.take());
-  std::vector<ApplyOutcome> out(events.size());
+  auto rows = tx.exec_prepared(
+      "apply_events", c[kSource].take(), c[kEventId].take(), c[kType].take(), c[kOccurredAt].take(),
+      c[kRaw].take(), c[kAdapter].take(), c[kDonorRef].take(), c[kReject].take(), c[kData].take(),
+      c[kGiftRef].take(), c[kAmount].take(), c[kCurrency].take(), c[kReceivedOn].take(),
+      c[kCampaignRef].take(), c[kChannel].take(), c[kFund].take(), c[kRecurringRef].take(),
+      c[kGiftStatus].take());
+  // Only events that were not processed come back (seq from 1).
+  std::vector<ApplyOutcome> out;
+  out.reserve(events.size());
+  for (const auto& e : events) out.push_back({e.event_id, "processed", ""});
   for (const auto& row : rows) {
     auto seq = row[0].as<std::size_t>();
-    if (seq >= out.size()) continue;
-    out[seq] = {row[1].c_str(), row[2].c_str(), row[3].is_null() ? "" : row[3].c_str()};
+    if (seq < 1 || seq > out.size()) continue;
+    auto& o = out[seq - 1];
+    o.status = row[1].c_str();
+    o.error = row[2].is_null() ? "" : row[2].c_str();
   }
   return out;
 }

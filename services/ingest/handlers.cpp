@@ -115,7 +115,7 @@ class IngestApi {
       : ctx_(ctx),
         sources_(ctx.pool),
         batcher_(
-            ctx.pool, static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 3, 1, 64)),
+            ctx.pool, static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 1, 1, 64)),
             static_cast<std::size_t>(config::get_int("GABE_INGEST_BATCH_MAX", 256, 1, 5000)),
             std::chrono::microseconds(config::get_int("GABE_INGEST_LINGER_US", 2000, 0, 100000))),
         webhooks_(prometheus::BuildCounter()

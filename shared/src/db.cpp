@@ -93,4 +93,44 @@ bool Pool::classify_and_maybe_retry(int attempt, int attempts) {
   return false;
 }
 
+void ArrayLiteral::separate() {
+  if (text_.size() > 1) text_.push_back(',');
+}
+
+void ArrayLiteral::add(std::string_view value) {
+  separate();
+  text_.reserve(text_.size() + value.size() + 2);
+  text_.push_back('"');
+  for (char c : value) {
+    if (c == '"' || c == '\\') text_.push_back('\\');
+    text_.push_back(c);
+  }
+  text_.push_back('"');
+}
+
+void ArrayLiteral::add(const std::optional<std::string>& value) {
+  if (value) {
+    add(std::string_view(*value));
+  } else {
+    add_null();
+  }
+}
+
+void ArrayLiteral::add(std::int64_t value) {
+  separate();
+  text_ += std::to_string(value);
+}
+
+void ArrayLiteral::add_null() {
+  separate();
+  text_ += "NULL";
+}
+
+std::string ArrayLiteral::take() {
+  text_.push_back('}');
+  std::string out = std::move(text_);
+  text_.assign(1, '{');
+  return out;
+}
+
 }  // namespace gabe::db

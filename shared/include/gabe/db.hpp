@@ -1,14 +1,17 @@
-// A PostgreSQL connection pool that survives a database restart: a connection that breaks is
-// discarded and a new one is made on the next lease; while none can be made, callers get a
-// 503 Problem with Retry-After.
+// PostgreSQL access. A connection pool that survives a database restart: a connection that breaks
+// is discarded and a new one is made on the next lease; while none can be made, callers get a 503
+// Problem with Retry-After.
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -72,5 +75,31 @@ auto Pool::run(Fn&& fn, int attempts) -> decltype(fn(std::declval<pqxx::connecti
     }
   }
 }
+
+// A PostgreSQL array literal ("{...}") built element by element, for passing a column of
+// values as one parameter (e.g. `unnest($1::text[])`): every element is quoted and escaped,
+// std::nullopt becomes NULL.
+class ArrayLiteral {
+ public:
+  ArrayLiteral() { text_.push_back('{'); }
+  void add(std::string_view value);
+  void add(const std::string& value) { add(std::string_view(value)); }
+  void add(const std::optional<std::string>& value);
+  void add(std::int64_t value);
+  void add_null();
+  // Text empty -> NULL: for optional values that are kept as empty strings.
+  void add_or_null(std::string_view value) {
+    if (value.empty()) {
+      add_null();
+    } else {
+      add(value);
+    }
+  }
+  std::string take();
+
+ private:
+  void separate();
+  std::string text_;
+};
 
 }  // namespace gabe::db
