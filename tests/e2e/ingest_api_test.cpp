@@ -512,6 +512,78 @@ TEST_F(IngestApi, BulkImportStreamsCountsAndIsIdempotent) {
             403);
 }
 
+// One import batch holds every kind of event: the rules that hold across webhooks hold
+// inside a batch too, whatever the order of the lines.
+TEST_F(IngestApi, ImportAppliesTheSameRulesWithinOneBatch) {
+  auto line = [](const std::string& id, const std::string& type, const std::string& ts,
+                 const std::string& data) {
+    return R"({"id":")" + id + R"(","source":"crm","type":")" + type + R"(","timestamp":")" + ts +
+           R"(","data":)" + data + "}\n";
+  };
+  std::string body;
+  // Newest wins: the older update comes later in the file and changes nothing.
+  body += line("e1", "gift.created", "2026-11-24T10:00:00Z",
+               R"({"gift_ref":"g1","donor_ref":"d1","amount":"20.00","received_on":"2026-11-20"})");
+  body += line("e2", "gift.updated", "2026-11-24T09:00:00Z",
+               R"({"gift_ref":"g1","donor_ref":"d1","amount":"10.00","received_on":"2026-11-20"})");
+  // A refund after the gift it refunds, in the same batch.
+  body += line("e3", "gift.created", "2026-11-24T10:00:00Z",
+               R"({"gift_ref":"g2","donor_ref":"d1","amount":"5.00","received_on":"2026-11-20",)"
+               R"("channel":"sepa","campaign_ref":"xmas","fund":"Tafel","recurring_ref":"r9"})");
+  body += line("e4", "gift.refunded", "2026-11-24T11:00:00Z", R"({"gift_ref":"g2"})");
+  // The same id again: a duplicate, whatever it says.
+  body +=
+      line("e1", "gift.created", "2026-11-24T12:00:00Z",
+           R"({"gift_ref":"g1","donor_ref":"d1","amount":"999.00","received_on":"2026-11-20"})");
+  // A donor and their gift: the gift lands on the profile, not on a second record.
+  body += line("e5", "gift.created", "2026-11-24T10:00:00Z",
+               R"({"gift_ref":"g3","donor_ref":"d2","amount":"7.50","received_on":"2026-11-21"})");
+  body += line("e6", "donor.upserted", "2026-11-24T10:00:00Z",
+               R"({"donor_ref":"d2","first_name":"Ada","consent":{"email":true}})");
+  // Rejected: a gift of nothing, and a refund of a gift nobody knows.
+  body += line("e7", "gift.created", "2026-11-24T10:00:00Z",
+               R"({"gift_ref":"g4","donor_ref":"d2","amount":"0","received_on":"2026-11-21"})");
+  body += line("e8", "gift.refunded", "2026-11-24T10:00:00Z", R"({"gift_ref":"nope"})");
+  // Enough further gifts to make it a large batch (planned for its actual size).
+  for (int i = 0; i < 150; ++i) {
+    body +=
+        line("f" + std::to_string(i), "gift.created", "2026-11-24T10:00:00Z",
+             R"({"gift_ref":"f)" + std::to_string(i) + R"(","donor_ref":"d)" +
+                 std::to_string(3 + i % 7) + R"(","amount":"1.00","received_on":"2026-11-22"})");
+  }
+  auto r = client_->request(
+      "POST", "/v1/import",
+      {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "application/x-ndjson"}},
+      body);
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto s = json(r);
+  EXPECT_EQ((*s)["received"].GetInt(), 159) << r.body.substr(0, 400);
+  EXPECT_EQ((*s)["processed"].GetInt(), 156) << r.body.substr(0, 400);
+  EXPECT_EQ((*s)["duplicates"].GetInt(), 1);
+  EXPECT_EQ((*s)["rejected"].GetInt(), 2);
+  ASSERT_EQ((*s)["errors"].Size(), 2u);
+  EXPECT_EQ((*s)["errors"][0]["line"].GetInt(), 8);
+  EXPECT_EQ((*s)["errors"][1]["line"].GetInt(), 9);
+  EXPECT_NE(std::string((*s)["errors"][1]["message"].GetString()).find("unknown gift_ref"),
+            std::string::npos)
+      << r.body;
+
+  EXPECT_EQ(scalar("SELECT amount_cents || ' ' || status FROM donor.gifts WHERE ref = 'g1'"),
+            "2000 completed");
+  EXPECT_EQ(scalar("SELECT concat_ws(' ', amount_cents, status, channel, campaign_ref, fund, "
+                   "recurring_ref, currency, received_on) FROM donor.gifts WHERE ref = 'g2'"),
+            "500 refunded sepa xmas Tafel r9 EUR 2026-11-20");
+  EXPECT_EQ(scalar("SELECT count(DISTINCT g.donor_id) FROM donor.gifts g JOIN donor.donors d "
+                   "ON d.id = g.donor_id WHERE g.ref = 'g3' AND d.ref = 'd2' "
+                   "AND NOT d.is_placeholder"),
+            "1");
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors"), "9");  // d1..d9, no duplicates
+  EXPECT_EQ(scalar("SELECT sum(amount_cents) FROM donor.gifts WHERE ref LIKE 'f%'"), "15000");
+  EXPECT_EQ(scalar("SELECT string_agg(event_id || ':' || status, ',' ORDER BY event_id) "
+                   "FROM ingest.inbox WHERE event_id IN ('e1', 'e7', 'e8')"),
+            "e1:processed,e7:rejected,e8:rejected");
+}
+
 }  // namespace
 }  // namespace gabe::test
 

@@ -76,6 +76,11 @@ TEST_F(Platform, ServiceRolesHaveLeastPrivilege) {
   // Not even the owner can change it.
   EXPECT_THROW(scalar("DELETE FROM gabe.audit_log RETURNING 1"), pqxx::sql_error);
   EXPECT_THROW(scalar("TRUNCATE gabe.audit_log"), pqxx::sql_error);
+  // Donor rows are never deleted (gifts point at them without a foreign key).
+  scalar("INSERT INTO donor.donors (source, ref) VALUES ('crm', 'kept') RETURNING 1");
+  EXPECT_THROW(scalar("DELETE FROM donor.donors WHERE ref = 'kept' RETURNING 1"), pqxx::sql_error);
+  EXPECT_THROW(scalar("TRUNCATE donor.donors CASCADE"), pqxx::sql_error);
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE ref = 'kept'"), "1");
 }
 
 TEST_F(Platform, TheIngestServiceRunsAsItsOwnRole) {

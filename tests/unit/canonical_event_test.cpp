@@ -25,6 +25,44 @@ TEST(CanonicalEvent, NormalisesAGift) {
   EXPECT_STREQ((*data)["status"].GetString(), "completed");
 }
 
+TEST(CanonicalEvent, AValidGiftCarriesItsTypedColumns) {
+  auto e = map(R"({"type":"gift.updated","data":{"gift_ref":"g1","donor_ref":"d1","amount":25,
+                   "currency":"CHF","received_on":"2026-11-20","campaign_ref":"xmas",
+                   "channel":"sepa","fund":"Kältehilfe","recurring_ref":"r1","status":"pending"}})");
+  ASSERT_FALSE(e.reject) << *e.reject;
+  ASSERT_TRUE(e.gift);
+  EXPECT_EQ(e.gift->gift_ref, "g1");
+  EXPECT_EQ(e.gift->amount_cents, 2500);
+  EXPECT_EQ(e.gift->currency, "CHF");
+  EXPECT_EQ(e.gift->received_on, "2026-11-20");
+  EXPECT_EQ(e.gift->campaign_ref, "xmas");
+  EXPECT_EQ(e.gift->channel, "sepa");
+  EXPECT_EQ(e.gift->fund, "Kältehilfe");
+  EXPECT_EQ(e.gift->recurring_ref, "r1");
+  EXPECT_EQ(e.gift->status, "pending");
+  EXPECT_EQ(e.donor_ref, "d1");
+
+  auto plain = map(R"({"type":"gift.created","data":{"gift_ref":"g2","donor_ref":"d1",
+                       "amount":"1.00","received_on":"2026-11-20"}})");
+  ASSERT_TRUE(plain.gift);
+  EXPECT_EQ(plain.gift->currency, "EUR");
+  EXPECT_EQ(plain.gift->status, "completed");
+  EXPECT_FALSE(plain.gift->campaign_ref);
+  EXPECT_FALSE(plain.gift->channel);
+}
+
+TEST(CanonicalEvent, OnlyValidGiftsHaveTypedColumnsAndRefundsNameNoPerson) {
+  auto bad = map(R"({"type":"gift.created","data":{"gift_ref":"g1","donor_ref":"d1","amount":"1.00",
+                     "received_on":"2026-11-20","channel":"pigeon"}})");
+  ASSERT_TRUE(bad.reject);
+  EXPECT_FALSE(bad.gift);
+  EXPECT_EQ(bad.donor_ref, "d1");  // so that erasure finds the rejected event
+  auto refund = map(R"({"type":"gift.refunded","data":{"gift_ref":"g1","donor_ref":"d1"}})");
+  ASSERT_FALSE(refund.reject);
+  EXPECT_FALSE(refund.gift);
+  EXPECT_EQ(refund.donor_ref, "");
+}
+
 TEST(CanonicalEvent, RejectsInvalidGiftsNamingEachField) {
   auto e =
       map(R"({"type":"gift.created","data":{"gift_ref":"g1","amount":-5,"received_on":"0000-00-00",
