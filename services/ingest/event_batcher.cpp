@@ -4,8 +4,8 @@ namespace gabe::ingest {
 
 EventBatcher::EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch,
                            std::chrono::microseconds linger)
-    : pool_(pool), max_batch_(max_batch), linger_(linger) {
-  for (std::size_t i = 0; i < writers; ++i) writers_.emplace_back([this] { write_loop(); });
+    : pool_(pool), max_batch_(max_batch), linger_(linger), writers_limit_(writers) {
+  for (std::size_t i = 0; i < writers + 1; ++i) threads_.emplace_back([this] { write_loop(); });
 }
 
 EventBatcher::~EventBatcher() {
@@ -14,7 +14,7 @@ EventBatcher::~EventBatcher() {
     stopping_ = true;
   }
   ready_.notify_all();
-  for (auto& t : writers_) t.join();
+  for (auto& t : threads_) t.join();
 }
 
 ApplyOutcome EventBatcher::apply(CanonicalEvent event) {
@@ -47,10 +47,12 @@ bool EventBatcher::front_is_barrier() const {
   return queue_.front()->event.is_barrier() && !queue_.front()->event.reject;
 }
 
-// A writer may take from the queue unless a merge or erasure is being applied, or one is
-// next and other batches are still being applied: those depend on everything before them.
+// A thread may take from the queue while fewer than `writers` batches are being applied,
+// unless a merge or erasure is being applied, or one is next and other batches are still
+// being applied: those depend on everything before them.
 bool EventBatcher::may_take() const {
-  return !queue_.empty() && !barrier_running_ && !(front_is_barrier() && busy_ > 0);
+  return !queue_.empty() && busy_ < writers_limit_ && !barrier_running_ &&
+         !(front_is_barrier() && busy_ > 0);
 }
 
 void EventBatcher::write_loop() {
@@ -76,27 +78,38 @@ void EventBatcher::write_loop() {
       barrier_running_ = barrier;
     }
     if (more) ready_.notify_one();  // for another writer
-    apply_batch(batch);
+    auto answers = apply_batch(batch);
     {
       std::lock_guard lock(mutex_);
       --busy_;
       if (barrier) barrier_running_ = false;
     }
-    ready_.notify_all();  // a barrier may be waiting for this batch, or others for the barrier
+    // The next batch may start now (a barrier may be waiting for this one, or others for the
+    // barrier), while this thread answers.
+    ready_.notify_all();
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      if (answers[i].failure) {
+        batch[i]->done.set_exception(answers[i].failure);
+      } else {
+        batch[i]->done.set_value(std::move(answers[i].outcome));
+      }
+    }
   }
 }
 
-void EventBatcher::apply_batch(const std::vector<Pending*>& batch) {
-  // Every promise is satisfied exactly once, whatever fails; nothing escapes the writer.
+std::vector<EventBatcher::Answer> EventBatcher::apply_batch(const std::vector<Pending*>& batch) {
+  // Every event gets exactly one answer, whatever fails; nothing escapes the writer.
+  std::vector<Answer> answers(batch.size());
   std::vector<CanonicalEvent> events;
-  std::vector<ApplyOutcome> outcomes;
   std::exception_ptr failure;
   bool one_by_one = false;
   try {
     events.reserve(batch.size());
     for (auto* p : batch) events.push_back(p->event);
-    outcomes = pool_.run([&](pqxx::connection& c) { return apply_events(c, events); });
+    auto outcomes = pool_.run([&](pqxx::connection& c) { return apply_events(c, events); });
     if (outcomes.size() != batch.size()) throw internal_error();
+    for (std::size_t i = 0; i < batch.size(); ++i) answers[i].outcome = std::move(outcomes[i]);
+    return answers;
   } catch (const Problem& p) {
     failure = std::current_exception();
     // The database is away: every request gets the 503. Otherwise one event may be at fault.
@@ -105,23 +118,20 @@ void EventBatcher::apply_batch(const std::vector<Pending*>& batch) {
     failure = std::current_exception();
     one_by_one = batch.size() > 1 && events.size() == batch.size();
   }
-  if (!failure) {
-    for (std::size_t i = 0; i < batch.size(); ++i) batch[i]->done.set_value(std::move(outcomes[i]));
-    return;
-  }
   if (!one_by_one) {
-    for (auto* pending : batch) pending->done.set_exception(failure);
-    return;
+    for (auto& a : answers) a.failure = failure;
+    return answers;
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     try {
       auto one = pool_.run([&](pqxx::connection& c) { return apply_events(c, {events[i]}); });
       if (one.size() != 1) throw internal_error();
-      batch[i]->done.set_value(std::move(one[0]));
+      answers[i].outcome = std::move(one[0]);
     } catch (...) {
-      batch[i]->done.set_exception(std::current_exception());
+      answers[i].failure = std::current_exception();
     }
   }
+  return answers;
 }
 
 }  // namespace gabe::ingest

@@ -2,6 +2,11 @@
 // whatever is waiting as one batch (one statement, one commit) and answers each request with
 // its own outcome only after that commit. Per-statement and per-commit costs are shared by
 // the batch instead of paid by every event.
+//
+// `writers` batches may be applied at once; the batcher runs one thread more than that, so
+// that while one thread answers the requests of a committed batch, another already applies
+// the next. With one writer (the default), a batch holds everything that arrived while the
+// previous one was applied: few, large batches, which cost the database least.
 #pragma once
 
 #include <chrono>
@@ -39,18 +44,23 @@ class EventBatcher {
   std::vector<Pending*> take_batch();
   bool front_is_barrier() const;
   bool may_take() const;
-  void apply_batch(const std::vector<Pending*>& batch);
+  struct Answer {
+    ApplyOutcome outcome;
+    std::exception_ptr failure;  // set instead of outcome when applying failed
+  };
+  std::vector<Answer> apply_batch(const std::vector<Pending*>& batch);
 
   db::Pool& pool_;
   std::size_t max_batch_;
   std::chrono::microseconds linger_;
-  std::size_t busy_ = 0;          // writers applying a batch now
+  std::size_t writers_limit_;     // batches applied at once, at most
+  std::size_t busy_ = 0;          // batches being applied now
   bool barrier_running_ = false;  // a merge or erasure is being applied
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<Pending*> queue_;
   bool stopping_ = false;
-  std::vector<std::thread> writers_;
+  std::vector<std::thread> threads_;
 };
 
 }  // namespace gabe::ingest
