@@ -12,9 +12,10 @@ int main(int argc, char** argv) {
       "donors, gifts, consent and the raw-event inbox in PostgreSQL. See docs/ingest.md.\n"
       "\n"
       "Ingest settings:\n"
-      "  GABE_INGEST_WRITERS      threads that apply webhook batches (group commit; default 1)\n"
-      "  GABE_INGEST_LINGER_US    while a batch is being applied, how long the next waits to grow "
-      "(default 2000)\n"
+      "  GABE_INGEST_WRITERS      webhook batches applied at once (group commit; default 1)\n"
+      "  GABE_INGEST_LINGER_US    with several writers: while a batch is being applied, how long "
+      "the next\n"
+      "                           waits to grow (default 2000)\n"
       "  GABE_INGEST_BATCH_MAX    most webhook events in one batch (default 256)\n";
   spec.on_connect = gabe::ingest::prepare_ingest_connection;
   spec.register_routes = gabe::ingest::register_routes;
