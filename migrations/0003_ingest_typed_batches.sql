@@ -138,7 +138,9 @@ BEGIN
     END IF;
 
     -- 2. The inbox takes new events (and earlier rejected ones delivered again); the work table
-    -- gets each taken event with the donor it resolves to. Gifts are taken in step 7.
+    -- gets each taken event with the donor it resolves to. Gifts are taken in step 7 by the
+    -- same INSERT inside their own statement: keep the two alike. (One INSERT for all types,
+    -- in a statement of its own, cost gift-only batches 5-8 % of webhook throughput.)
     WITH ev AS (
       SELECT (u.ord)::integer AS seq, u.source, u.event_id, u.type, u.occurred_at, u.raw, u.adapter,
              u.donor_ref, u.reject, u.data, u.gift_ref, u.amount_cents, u.currency, u.received_on,
@@ -342,10 +344,10 @@ BEGIN
   END IF;
 
   IF v_gifts THEN
-    -- 7. Gifts in one statement: the inbox takes them, each resolves to its donor (a
-    -- tombstoned ref to the erased record), and the newest version of each gift wins, also
-    -- against what is stored. What was not processed, and what must not be kept in the clear,
-    -- is collected for the answer.
+    -- 7. Gifts in one statement: the inbox takes them (as in step 2), each resolves to its
+    -- donor (a tombstoned ref to the erased record), and the newest version of each gift wins,
+    -- also against what is stored. What was not processed, and what must not be kept in the
+    -- clear, is collected for the answer.
     WITH ev AS (
       SELECT (u.ord)::integer AS seq, u.source, u.event_id, u.type, u.occurred_at, u.raw, u.adapter,
              u.donor_ref, u.reject, u.gift_ref, u.amount_cents, u.currency, u.received_on,

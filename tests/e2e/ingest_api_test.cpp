@@ -472,10 +472,7 @@ TEST_F(IngestApi, BulkImportStreamsCountsAndIsIdempotent) {
       out + "this is not json\n" +
       R"({"id":"bad-1","type":"gift.created","data":{"gift_ref":"x","donor_ref":"y","amount":"0"}})" +
       "\n";
-  auto r = client_->request(
-      "POST", "/v1/import",
-      {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "application/x-ndjson"}},
-      body);
+  auto r = import_ndjson(body);
   ASSERT_EQ(r.status, 200) << r.body;
   auto s = json(r);
   EXPECT_EQ((*s)["received"].GetInt(), lines + 2);
@@ -551,10 +548,7 @@ TEST_F(IngestApi, ImportAppliesTheSameRulesWithinOneBatch) {
              R"({"gift_ref":"f)" + std::to_string(i) + R"(","donor_ref":"d)" +
                  std::to_string(3 + i % 7) + R"(","amount":"1.00","received_on":"2026-11-22"})");
   }
-  auto r = client_->request(
-      "POST", "/v1/import",
-      {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "application/x-ndjson"}},
-      body);
+  auto r = import_ndjson(body);
   ASSERT_EQ(r.status, 200) << r.body;
   auto s = json(r);
   EXPECT_EQ((*s)["received"].GetInt(), 159) << r.body.substr(0, 400);
@@ -635,12 +629,7 @@ TEST_F(IngestPrivacy, ErasureAlsoCoversMergedRecordsRejectedEventsAndLaterArriva
 TEST_F(IngestPrivacy, ImportedEventsOfACivicrmSourceCanBeReplayed) {
   std::string out;
   ASSERT_EQ(gabectl({"source", "add", "civi", "--adapter", "civicrm"}, &out), 0);
-  auto import = [&](const std::string& line) {
-    return client_->request(
-        "POST", "/v1/import",
-        {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "application/x-ndjson"}},
-        line + "\n");
-  };
+  auto import = [&](const std::string& line) { return import_ndjson(line + "\n"); };
   auto r = import(
       R"({"id":"i1","source":"civi","type":"gift.refunded","timestamp":"2026-11-25T10:00:00Z","data":{"gift_ref":"g1"}})");
   ASSERT_EQ(r.status, 200);

@@ -116,6 +116,13 @@ HttpResponse IngestTest::admin(const std::string& method, const std::string& tar
   return client_->request(method, target, {{"Authorization", "Bearer " + admin_token_}}, body);
 }
 
+HttpResponse IngestTest::import_ndjson(const std::string& body) {
+  return client_->request(
+      "POST", "/v1/import",
+      {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "application/x-ndjson"}},
+      body);
+}
+
 std::string IngestTest::scalar(const std::string& sql) {
   pqxx::connection c(url_);
   pqxx::nontransaction tx(c);

@@ -42,6 +42,8 @@ class IngestTest : public ::testing::Test {
   HttpResponse get(const std::string& target, const std::string& token = "");
   HttpResponse admin(const std::string& method, const std::string& target,
                      const std::string& body = "");
+  // POST /v1/import of an NDJSON body as admin.
+  HttpResponse import_ndjson(const std::string& body);
 
   // One value from the database, as text ("" for NULL).
   std::string scalar(const std::string& sql);
