@@ -338,6 +338,13 @@ TEST_F(IngestApi, ErasureRemovesPersonalDataKeepsGiftsAndLeavesATombstone) {
       200);
   EXPECT_EQ(scalar("SELECT donor_id FROM donor.gifts WHERE ref = 'g2'"), id);
   EXPECT_EQ(scalar("SELECT count(*) FROM pii.donor_pii"), "0");
+  // Neither that gift nor a rejected one for the erased ref is kept in the clear.
+  ASSERT_EQ(
+      event("gift.created", R"({"gift_ref":"g3","donor_ref":"d1","amount":"-1"})", "4b").status,
+      422);
+  EXPECT_EQ(scalar("SELECT string_agg(event_id || ':' || (raw IS NULL), ',' ORDER BY event_id) "
+                   "FROM ingest.inbox WHERE event_id IN ('4', '4b')"),
+            "4:true,4b:true");
   ASSERT_EQ(event("donor.upserted",
                   R"({"donor_ref":"d1","first_name":"Erika","consent":{"post":true}})", "5")
                 .status,
