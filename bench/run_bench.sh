@@ -93,6 +93,20 @@ free_port() {
 now_ns() { date +%s%N; }
 # Seconds between two now_ns values, three decimals.
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", (b - a) / 1e9 }'; }
+# A timed phase: phase_begin, the work, then phase_end CPU_VAR SECONDS_VAR sets those two
+# variables to the CPU split and the wall time in between.
+phase_begin() {
+  snapshot
+  PHASE_SNAP=$SNAP
+  PHASE_T0=$(now_ns)
+}
+phase_end() {
+  local t1
+  t1=$(now_ns)
+  snapshot
+  printf -v "$1" '%s' "$(cpu_split "$PHASE_SNAP" "$SNAP")"
+  printf -v "$2" '%s' "$(elapsed "$PHASE_T0" "$t1")"
+}
 json_num() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 # --- CPU accounting from /proc (pidstat is not installed here) --------------------------------
@@ -285,13 +299,9 @@ awk -v n="$ROWS" 'BEGIN {
 
 psql -X -q "$BASE_URL" -c CHECKPOINT
 log "C: psql \\copy of $ROWS rows into a bare table with PRIMARY KEY (source, ref)"
-snapshot; S0=$SNAP
-T0=$(now_ns)
+phase_begin
 psql -X -q -v ON_ERROR_STOP=1 "$REF_URL" -c "\\copy gifts_bare FROM '$TMP/gifts.csv' CSV"
-T1=$(now_ns)
-snapshot; S1=$SNAP
-CPU_C=$(cpu_split "$S0" "$S1")
-COPY_S=$(elapsed "$T0" "$T1")
+phase_end CPU_C COPY_S
 COPIED=$(psql -X -At "$REF_URL" -c "SELECT count(*) FROM gifts_bare")
 [ "$COPIED" -eq "$ROWS" ] || { echo "run_bench: \\copy stored $COPIED of $ROWS rows" >&2; exit 1; }
 COPY_RPS=$(awk -v n="$ROWS" -v s="$COPY_S" 'BEGIN { printf "%.0f", n / s }')
@@ -299,18 +309,14 @@ log "C: $ROWS rows in ${COPY_S}s = $COPY_RPS rows/s; CPU: $CPU_C"
 
 psql -X -q "$BASE_URL" -c CHECKPOINT
 log "D: POST /v1/import of the same $ROWS gifts (fresh source bench_import)"
-snapshot; S0=$SNAP
-T0=$(now_ns)
+phase_begin
 IMPORT_RC=0
 run_child curl -sS --max-time 600 --data-binary @"$TMP/gifts.ndjson" \
   -H 'Content-Type: application/x-ndjson' \
   -H "Authorization: Bearer $TOKEN" -o "$TMP/import.out" -w '%{http_code}' \
   "http://127.0.0.1:$PORT/v1/import" >"$TMP/import.code" || IMPORT_RC=$?
 [ "$IMPORT_RC" = 0 ] || { echo "run_bench: the import request failed (curl exit $IMPORT_RC)" >&2; check_service; exit 1; }
-T1=$(now_ns)
-snapshot; S1=$SNAP
-CPU_D=$(cpu_split "$S0" "$S1")
-IMPORT_S=$(elapsed "$T0" "$T1")
+phase_end CPU_D IMPORT_S
 IMPORT_CODE=$(cat "$TMP/import.code")
 IMPORT_JSON=$(cat "$TMP/import.out")
 [ "$IMPORT_CODE" = 200 ] || { echo "run_bench: import answered $IMPORT_CODE: $IMPORT_JSON" >&2; exit 1; }
@@ -338,18 +344,14 @@ ceiling_copy() {
     -c "\\copy ingest.inbox (source, event_id, type, adapter, donor_ref, occurred_at, raw, status) FROM '$TMP/ceil_inbox.$1'" \
     -c "\\copy donor.gifts (source, ref, donor_id, amount_cents, currency, received_on, channel, status, updated_at) FROM '$TMP/ceil_gifts.$1'"
 }
-snapshot; S0=$SNAP
-T0=$(now_ns)
+phase_begin
 ceiling_copy 1 & CEIL1=$!
 ceiling_copy 2 & CEIL2=$!
 CEIL_RC=0
 wait "$CEIL1" || CEIL_RC=$?
 wait "$CEIL2" || CEIL_RC=$?
-T1=$(now_ns)
-snapshot; S1=$SNAP
+phase_end CPU_F CEIL_S
 [ "$CEIL_RC" = 0 ] || { echo "run_bench: the ceiling \\copy failed" >&2; exit 1; }
-CPU_F=$(cpu_split "$S0" "$S1")
-CEIL_S=$(elapsed "$T0" "$T1")
 CEIL_STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.gifts WHERE source = 'bench_ceiling'")
 [ "$CEIL_STORED" -eq "$ROWS" ] || { echo "run_bench: the ceiling \\copy stored $CEIL_STORED of $ROWS gifts" >&2; exit 1; }
 CEIL_RPS=$(awk -v n="$ROWS" -v s="$CEIL_S" 'BEGIN { printf "%.0f", n / s }')

@@ -52,14 +52,13 @@ if [ "$own_pg" = 1 ]; then
   for role in ingest scoring segments grants; do psql -q "$ADMIN_URL" -c "ALTER ROLE gabe_$role LOGIN" >/dev/null; done
 fi
 
-if [ ! -s "$STATE/demo-secret" ] || ! psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM ingest.sources WHERE name = 'demo'" | grep -q 1; then
-  if psql -q "$ADMIN_URL" -tAc "SELECT 1 FROM ingest.sources WHERE name = 'demo'" | grep -q 1; then
-    "$BIN/gabectl" source rotate demo | tail -1 >"$STATE/demo-secret"
-  else
-    "$BIN/gabectl" source add demo --adapter generic | tail -1 >"$STATE/demo-secret"
-  fi
-  chmod 600 "$STATE/demo-secret"
+# The demo source's secret is kept in .gabe/demo-secret; a lost file gets a fresh secret.
+if [ "$(psql -q "$ADMIN_URL" -tAc "SELECT count(*) FROM ingest.sources WHERE name = 'demo'")" = 0 ]; then
+  "$BIN/gabectl" source add demo --adapter generic | tail -1 >"$STATE/demo-secret"
+elif [ ! -s "$STATE/demo-secret" ]; then
+  "$BIN/gabectl" source rotate demo | tail -1 >"$STATE/demo-secret"
 fi
+chmod 600 "$STATE/demo-secret"
 TOKEN=$("$BIN/gabectl" token create --role admin --name "up-$(date +%Y%m%d-%H%M%S)" | tail -1)
 
 declare -A ports=([ingest]=8081 [scoring]=8082 [segments]=8083 [grants]=8084)

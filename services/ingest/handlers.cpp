@@ -20,7 +20,8 @@ namespace gabe::ingest {
 
 namespace {
 
-// Two batches are applied at once (on two connections) while the next is parsed.
+// An import applies up to three batches at once (on their own connections); the parser waits
+// for the oldest before it reads on.
 constexpr std::size_t kImportBatch = 2000;
 constexpr std::size_t kImportInFlight = 3;
 

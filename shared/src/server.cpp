@@ -145,9 +145,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser.get().body().data = chunk_.data();
     parser.get().body().size = chunk_.size();
     stream_.expires_after(server_.options.read_timeout);
+    read_pending_ = true;
     bhttp::async_read(
         stream_, buffer_, parser,
         [self = shared_from_this(), done](beast::error_code ec, std::size_t) {
+          self->read_pending_ = false;
           if (ec == bhttp::error::need_buffer) ec = {};
           done->set_value({ec, self->chunk_.size() - self->stream_parser_->get().body().size});
         });

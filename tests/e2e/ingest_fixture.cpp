@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <mutex>
+#include <thread>
 
 #include "webhook_signature.hpp"
 
@@ -77,6 +78,19 @@ std::string IngestTest::last_line(const std::string& text) {
   auto start = text.rfind('\n', end);
   return text.substr(start == std::string::npos ? 0 : start + 1,
                      end - (start == std::string::npos ? 0 : start + 1) + 1);
+}
+
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+std::unique_ptr<rapidjson::Document> json(const HttpResponse& r) {
+  return parse_json(r.body);
 }
 
 HttpResponse send_webhook(HttpClient& client, const std::string& secret, const std::string& id,

@@ -4,9 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <pqxx/pqxx>
 #include <string>
+
+#include "gabe/json.hpp"
 
 #include "http_client.hpp"
 #include "postgres.hpp"
@@ -22,6 +26,12 @@ void shutdown_cluster();
 HttpResponse send_webhook(HttpClient& client, const std::string& secret, const std::string& id,
                           const std::string& body, const std::string& source = "crm",
                           long timestamp_offset = 0);
+
+// Polls `done` every 5 ms until it holds or `timeout` has passed; returns whether it held.
+bool wait_until(const std::function<bool()>& done, std::chrono::milliseconds timeout);
+
+// A response body parsed as JSON.
+std::unique_ptr<rapidjson::Document> json(const HttpResponse& r);
 
 class IngestTest : public ::testing::Test {
  protected:

@@ -53,6 +53,16 @@ class IngestReliability : public IngestTest {
     }
   }
 
+  // Waits (at most a minute) until at least n gifts are acknowledged.
+  bool wait_for_acknowledged(std::size_t n) {
+    return wait_until(
+        [&] {
+          std::lock_guard lock(mutex_);
+          return acknowledged_.size() >= n;
+        },
+        std::chrono::minutes(1));
+  }
+
   std::int64_t expected_cents(int n) {
     std::int64_t total = 0;
     for (int i = 0; i < n; ++i) total += (i % 97 + 1) * 100 + (10 + i % 90);
@@ -79,21 +89,17 @@ TEST_F(IngestReliability, KillNineUnderLoadLosesNothingAcknowledged) {
     });
   }
   // Kill the service twice in the middle of the load, restarting it each time.
-  for (int round = 0; round < 2; ++round) {
-    while (true) {
-      std::size_t n;
-      {
-        std::lock_guard lock(mutex_);
-        n = acknowledged_.size();
-      }
-      if (n >= static_cast<std::size_t>(kGifts * (round + 1) / 3)) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
+  bool stalled = false;
+  for (int round = 0; round < 2 && !stalled; ++round) {
+    stalled = !wait_for_acknowledged(static_cast<std::size_t>(kGifts * (round + 1) / 3));
+    if (stalled) break;
     service_->kill9();
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     service_->restart();
   }
+  stop = stalled;
   for (auto& s : senders) s.join();
+  ASSERT_FALSE(stalled) << "the load stalled before the kill";
   EXPECT_TRUE(unexpected_.empty());
   ASSERT_EQ(acknowledged_.size(), static_cast<std::size_t>(kGifts));
   EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts"), std::to_string(kGifts));
@@ -113,12 +119,10 @@ TEST_F(IngestReliability, DatabaseRestartUnderLoadGives503ThenRecovers) {
     senders.emplace_back(
         [&, t] { send_until_acknowledged(t * kGifts / 4, (t + 1) * kGifts / 4, stop); });
   }
-  while (true) {
-    {
-      std::lock_guard lock(mutex_);
-      if (acknowledged_.size() >= kGifts / 4) break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  if (!wait_for_acknowledged(kGifts / 4)) {
+    stop = true;
+    for (auto& s : senders) s.join();
+    FAIL() << "the load stalled before the database was stopped";
   }
   cluster().stop();
   HttpClient probe(service_->port());
@@ -298,7 +302,10 @@ TEST_F(IngestMergeUnderLoad, NoGiftIsLeftOnTheMergedAwayDonor) {
       }
     });
   }
-  while (sent.load() < 150) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  if (!wait_until([&] { return sent.load() >= 150; }, std::chrono::minutes(1))) {
+    for (auto& s : senders) s.join();
+    FAIL() << "the gifts stalled before the merge";
+  }
   ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "merge").status,
             200);
   for (auto& s : senders) s.join();

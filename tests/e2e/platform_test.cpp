@@ -120,17 +120,37 @@ TEST_F(Platform, BadConfigurationStopsTheServiceWithAMessageNamingIt) {
 }
 
 TEST_F(Platform, LogsCarryNoPersonalData) {
-  ASSERT_EQ(event("donor.upserted",
-                  R"({"donor_ref":"d1","first_name":"Zebulon","email":"zebulon@example.org"})", "1")
+  // At debug level, through every path that logs: webhooks, a rejection, an authenticated
+  // import with a rejected line, and a request that is not HTTP.
+  Service verbose("gabe-ingest", url_, {{"GABE_LOG_LEVEL", "debug"}});
+  HttpClient c(verbose.port());
+  auto body = [](const std::string& type, const std::string& data) {
+    return R"({"type":")" + type + R"(","timestamp":"2026-11-24T10:00:00Z","data":)" + data + "}";
+  };
+  ASSERT_EQ(send_webhook(c, secret_, "1",
+                         body("donor.upserted", R"({"donor_ref":"d1","first_name":"Zebulon",)"
+                                                R"("email":"zebulon@example.org"})"))
                 .status,
             200);
-  ASSERT_EQ(
-      event("gift.created",
-            R"({"gift_ref":"g","donor_ref":"d1","amount":"-1","received_on":"2026-11-20"})", "2")
-          .status,
-      422);
+  ASSERT_EQ(send_webhook(c, secret_, "2",
+                         body("gift.created", R"({"gift_ref":"g","donor_ref":"d1","amount":"-1",)"
+                                              R"("received_on":"2026-11-20","fund":"Zebulon"})"))
+                .status,
+            422);
+  ASSERT_EQ(c.request("POST", "/v1/import",
+                      {{"Authorization", "Bearer " + admin_token_},
+                       {"Content-Type", "application/x-ndjson"}},
+                      R"({"id":"3","source":"crm","type":"donor.upserted","data":)"
+                      R"({"donor_ref":"zebulon@example.org","email":"zebulon"}})"
+                      "\n")
+                .status,
+            200);
+  HttpClient raw(verbose.port());
+  EXPECT_EQ(raw.raw("Zebulon zebulon@example.org\r\n\r\n").status, 400);
   std::string log;
-  shell("cat " + service_->log_file(), &log);
+  shell("cat " + verbose.log_file(), &log);
+  EXPECT_NE(log.find("import finished"), std::string::npos);
+  EXPECT_NE(log.find("unparseable request"), std::string::npos);
   EXPECT_NE(log.find("listening"), std::string::npos);
   EXPECT_EQ(log.find("Zebulon"), std::string::npos);
   EXPECT_EQ(log.find("zebulon@example.org"), std::string::npos);

@@ -23,10 +23,16 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
       gabe::ingest::map_generic_envelope(event, *doc, event.occurred_at);
     }
-    if (!event.reject && event.data_json.empty()) __builtin_trap();  // mapped but empty
-    if (!event.reject) gabe::parse_json(event.data_json);            // our output parses
   } catch (const gabe::Problem& p) {
     if (p.status() < 400 || p.status() >= 500) __builtin_trap();
+    return 0;
+  }
+  if (event.reject) return 0;
+  if (event.data_json.empty()) __builtin_trap();  // mapped but empty
+  try {
+    gabe::parse_json(event.data_json);  // our output parses
+  } catch (...) {
+    __builtin_trap();
   }
   return 0;
 }

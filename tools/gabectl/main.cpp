@@ -32,7 +32,7 @@ constexpr const char* kUsage = R"(Usage: gabectl COMMAND [OPTIONS]
 Commands:
   migrate [--status]                          apply missing migrations (idempotent), or list them
   token create --role admin|fundraiser|viewer --name NAME
-                                                                                            create an API token; printed once, on the last line
+                                              create an API token; printed once, on the last line
   token revoke --name NAME                    revoke the active tokens of that name
   source add NAME --adapter generic|civicrm   register a webhook source; prints its whsec_ secret
   source rotate NAME [--retire-old]           add a new secret (old ones stay valid), or retire
