@@ -110,8 +110,12 @@ Setting endpoint_setting(std::string name, std::string default_value, std::strin
 Settings Settings::from_env(SettingsTable table) {
   Settings settings;
   for (const auto& s : table) {
-    std::string value = s.is_required() ? required(s.name.c_str()) : s.default_value;
-    if (const char* v = lookup(s.name.c_str())) value = v;
+    std::string value = s.default_value;
+    if (const char* v = lookup(s.name.c_str())) {
+      value = v;
+    } else if (s.is_required()) {
+      throw ConfigError(s.name + " is not set");
+    }
     check(s, value);
     settings.values_.push_back(std::move(value));
   }
