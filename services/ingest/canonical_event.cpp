@@ -195,8 +195,6 @@ void map_campaign(FieldReader& r, JsonWriter& w) {
   }
 }
 
-}  // namespace
-
 // The person an event names, also when it is rejected, so that erasure can find it.
 std::string donor_ref_of(const JsonValue& data) {
   const JsonValue* ref = member(data, "donor_ref");
@@ -204,6 +202,8 @@ std::string donor_ref_of(const JsonValue& data) {
     return {ref->GetString(), ref->GetStringLength()};
   return {};
 }
+
+}  // namespace
 
 bool is_known_event_type(std::string_view type) {
   return std::find(kEventTypes.begin(), kEventTypes.end(), type) != kEventTypes.end();

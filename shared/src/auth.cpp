@@ -1,6 +1,7 @@
 #include "gabe/auth.hpp"
 
 #include "gabe/crypto.hpp"
+#include "platform_queries.hpp"
 
 namespace gabe::auth {
 
@@ -54,10 +55,7 @@ void TokenAuthenticator::authenticate_token(http::Request& request, std::string_
   if (!found) {
     found = pool_.run([&](pqxx::connection& c) -> std::optional<Entry> {
       pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(
-          "SELECT name, role FROM gabe.api_tokens WHERE token_hash = decode($1, 'hex') AND "
-          "revoked_at IS NULL",
-          hash);
+      auto rows = tx.exec_params(sql::kTokenByHash, hash);
       if (rows.empty()) return std::nullopt;
       auto role = parse_role(rows[0][1].c_str());
       if (!role) return std::nullopt;

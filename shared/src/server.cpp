@@ -33,21 +33,6 @@ using Clock = std::chrono::steady_clock;
 // so "no limit" must be spelled as the largest limit.
 constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::max();
 
-ServerOptions ServerOptions::from_env(const Endpoint& default_listen) {
-  ServerOptions o;
-  o.listen = config::listen("GABE_LISTEN", default_listen);
-  o.io_threads = static_cast<int>(config::get_int("GABE_HTTP_IO_THREADS", 1, 1, 64));
-  o.workers = static_cast<int>(config::get_int("GABE_HTTP_WORKERS", 64, 1, 512));
-  o.body_limit =
-      static_cast<std::size_t>(config::get_int("GABE_HTTP_BODY_LIMIT", 1 << 20, 1024, 64 << 20));
-  o.header_limit =
-      static_cast<std::size_t>(config::get_int("GABE_HTTP_HEADER_LIMIT", 8 << 10, 1024, 64 << 10));
-  o.read_timeout = std::chrono::seconds(config::get_int("GABE_HTTP_READ_TIMEOUT", 15, 1, 3600));
-  o.max_connections =
-      static_cast<std::size_t>(config::get_int("GABE_HTTP_MAX_CONNECTIONS", 2048, 1, 100000));
-  return o;
-}
-
 struct Server::Impl {
   ServerOptions options;
   const Router& router;
@@ -428,9 +413,6 @@ std::uint16_t Server::port() const {
 }
 bool Server::draining() const {
   return impl_->stopping.load();
-}
-void Server::stop() {
-  impl_->begin_stop();
 }
 
 void Server::run() {

@@ -22,10 +22,9 @@ class TokenAuthenticator {
                               std::chrono::seconds cache_ttl = std::chrono::seconds(5));
   // Fills request.actor and request.role, or throws 401 (missing/unknown) or 403 (role).
   void authenticate(http::Request& request, Role min_role);
-  // Same for a raw token (e.g. from ?token= for calendar clients).
-  void authenticate_token(http::Request& request, std::string_view token, Role min_role);
 
  private:
+  void authenticate_token(http::Request& request, std::string_view token, Role min_role);
   struct Entry {
     std::string name;
     Role role;
