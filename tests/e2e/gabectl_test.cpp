@@ -1,6 +1,10 @@
 // gabectl against a real database: what its token and source commands write (through the auth
 // library and ingest's sources code) and what they refuse.
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
 
 #include "ingest_fixture.hpp"
 
@@ -65,6 +69,36 @@ TEST_F(Gabectl, RefusalsExitTwoAndChangeNothing) {
   // --help names the adapters of the one table.
   ASSERT_EQ(gabectl({"--help"}, &out, &err), 0);
   EXPECT_NE(out.find("source add NAME --adapter generic|civicrm"), std::string::npos) << out;
+}
+
+// Progress goes to stderr only when that is a terminal: script(1) gives gabectl one.
+TEST_F(Gabectl, ImportShowsProgressOnATerminalAndNothingInAPipe) {
+  if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a terminal";
+  const std::string file = "/tmp/gabe-progress-" + db_name_ + ".ndjson";
+  std::string out, err;
+  ASSERT_EQ(run_command(bin_dir() + "/gabectl",
+                        {"demo-data", "--donors", "3000", "--seed", "5", "--source", "crm"}, {},
+                        &out, &err),
+            0);
+  EXPECT_EQ(err.find('\r'), std::string::npos) << "progress drawn into a pipe";
+  {
+    std::ofstream f(file);
+    f << out;
+  }
+  ASSERT_EQ(
+      run_command("/usr/bin/script",
+                  {"-qec", bin_dir() + "/gabectl import " + file + " --source crm", "/dev/null"},
+                  {{"GABE_DATABASE_URL", url_}}, &out, &err),
+      0)
+      << out << err;
+  EXPECT_NE(out.find("lines/s"), std::string::npos) << out;
+  EXPECT_NE(out.find("100%"), std::string::npos) << out;
+  EXPECT_NE(out.find("\"processed\":"), std::string::npos) << out;
+  // The same file again through a pipe: only the answer.
+  ASSERT_EQ(gabectl({"import", file, "--source", "crm"}, &out, &err), 0) << err;
+  EXPECT_EQ(err, "");
+  EXPECT_NE(out.find("\"duplicates\":"), std::string::npos) << out;
+  std::remove(file.c_str());
 }
 
 }  // namespace

@@ -221,6 +221,7 @@ std::uint64_t write_demo_data(const Options& o, std::FILE* out) {
   char ref[32];
   char amount[32];
   for (std::uint64_t i = 1; i <= o.donors; ++i) {
+    if (o.progress && i % 512 == 0) o.progress(i, w.count());
     std::snprintf(ref, sizeof ref, "D%08llu", static_cast<unsigned long long>(i));
     // Donor traits: how generous, how loyal, how responsive to appeals (the planted signal).
     const double generosity = std::exp(3.2 + 0.8 * rng.normal());  // median ~25 EUR

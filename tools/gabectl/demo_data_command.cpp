@@ -1,4 +1,6 @@
 // gabectl demo-data: the synthetic donor file of demo_data.hpp on stdout.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -6,6 +8,7 @@
 #include "commands.hpp"
 #include "demo_data.hpp"
 #include "gabe/values.hpp"
+#include "progress.hpp"
 
 namespace gabe::gabectl {
 
@@ -29,8 +32,16 @@ int demo_data(const Args& args) {
   o.years = static_cast<int>(parse_count(args.get("years").value_or("3"), "--years"));
   if (!is_valid_date(o.end_date)) throw UsageError("--end-date must be YYYY-MM-DD");
   if (o.years < 1 || o.years > 20) throw UsageError("--years must be from 1 to 20");
+  // Progress only when the data goes elsewhere than the terminal it would be drawn on.
+  Progress progress(std::cerr, Progress::stderr_is_terminal() && isatty(STDOUT_FILENO) != 1,
+                    "events", o.donors);
+  o.progress = [&progress](std::uint64_t donors, std::uint64_t events) {
+    progress.update(events, donors);
+  };
   auto n = demo::write_demo_data(o, stdout);
   std::fflush(stdout);
+  progress.update(n, o.donors);
+  progress.finish();
   std::cerr << "wrote " << n << " events\n";
   return 0;
 }

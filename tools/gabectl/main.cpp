@@ -31,6 +31,8 @@ const std::vector<Command>& registry() {
 
 constexpr const char* kEpilogue = R"(Environment:
   GABE_DATABASE_URL   libpq URI or conninfo (all commands but demo-data)
+
+Long commands (import, demo-data to a file) show their progress on stderr when it is a terminal.
 )";
 
 }  // namespace
