@@ -34,6 +34,10 @@ constexpr Adapter kAdapters[] = {
 
 }  // namespace
 
+std::span<const Adapter> adapters() {
+  return kAdapters;
+}
+
 const Adapter* find_adapter(std::string_view name) {
   for (const auto& a : kAdapters) {
     if (a.name == name) return &a;

@@ -2,6 +2,7 @@
 // webhook handler, by replays of stored events and by `gabectl source add --adapter`.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,6 +21,9 @@ struct Adapter {
   // has not the adapter's shape.
   void (*map)(CanonicalEvent& event, const JsonValue& body, const std::string& fallback_time);
 };
+
+// Every adapter, in table order.
+std::span<const Adapter> adapters();
 
 // The adapter called `name`, or nullptr.
 const Adapter* find_adapter(std::string_view name);

@@ -12,6 +12,9 @@ TEST(Adapters, OneTableNamesEveryAdapterAndWhichOnesSourcesCanUse) {
   ASSERT_NE(find_adapter("civicrm"), nullptr);
   ASSERT_NE(find_adapter("import"), nullptr);
   EXPECT_EQ(find_adapter("salesforce"), nullptr);
+  std::vector<std::string_view> all;
+  for (const auto& a : adapters()) all.push_back(a.name);
+  EXPECT_EQ(all, (std::vector<std::string_view>{"generic", "civicrm", "import"}));
   EXPECT_EQ(source_adapter_names(), (std::vector<std::string_view>{"generic", "civicrm"}));
 }
 
