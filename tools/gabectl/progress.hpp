@@ -19,8 +19,9 @@ class Progress {
   // Draws on `out` only when `enabled` (see stderr_is_terminal()). `unit` names what is
   // counted ("lines", "events"); `total` is where update()'s `done` ends (file size, number of
   // donors), 0 when unknown: then no percentage and no time left are shown.
-  Progress(std::ostream& out, bool enabled, std::string unit, std::uint64_t total = 0,
-           Clock clock = &std::chrono::steady_clock::now);
+  Progress(
+      std::ostream& out, bool enabled, std::string unit, std::uint64_t total = 0,
+      Clock clock = [] { return std::chrono::steady_clock::now(); });
 
   // `count` items so far and `done` of the total. Cheap when it does not draw.
   void update(std::uint64_t count, std::uint64_t done = 0);
