@@ -43,7 +43,7 @@ int exits_three(const Args&) {
 }
 
 const std::vector<Command> kCommands = {
-    {"thing show", "[--format F] [--verbose]", "show the things", &show},
+    {"thing show", "[WHICH] [--format F] [--verbose]", "show the things", &show},
     {"thing add", "NAME --kind big|small [--force]",
      "add a thing whose summary is long enough to need its own line", &thing_add},
     {"usage", "", "fails with a usage error", &fails_usage},
@@ -78,6 +78,9 @@ TEST(GabectlCli, DispatchesOnTheCommandsWordsAndReadsOptionsFromTheSynopsis) {
   EXPECT_TRUE(g_operands.empty());
   EXPECT_EQ(g_value, "json");
   EXPECT_TRUE(g_flag);
+  EXPECT_EQ(run_with({"thing", "show", "lamps"}).code, 0);  // the optional operand
+  EXPECT_EQ(g_operands, std::vector<std::string>{"lamps"});
+  EXPECT_EQ(run_with({"thing", "show", "lamps", "chairs"}).code, 2);
   EXPECT_EQ(run_with({"three"}).code, 3);
 }
 
@@ -93,7 +96,7 @@ TEST(GabectlCli, MistakesOnTheCommandLineExitTwoAndSayWhatIsWrong) {
   EXPECT_EQ(run_with({"thing", "show", "--verbose=yes"}).code, 2);           // a flag's value
   r = run_with({"thing", "remove"});
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.err.find("gabectl thing show [--format F] [--verbose]"), std::string::npos);
+  EXPECT_NE(r.err.find("gabectl thing show [WHICH] [--format F] [--verbose]"), std::string::npos);
   EXPECT_NE(r.err.find("gabectl thing add NAME"), std::string::npos);
   r = run_with({"frobnicate"});
   EXPECT_EQ(r.code, 2);
@@ -118,9 +121,11 @@ TEST(GabectlCli, HelpIsMadeFromTheRegistry) {
   EXPECT_EQ(r.out.substr(0, r.out.find("  usage")),
             "Usage: gabectl COMMAND [OPTIONS]\n\n"
             "Commands:\n"
-            "  thing show [--format F] [--verbose]         show the things\n"
-            "  thing add NAME --kind big|small [--force]   add a thing whose summary is long "
-            "enough to need its\n" +
+            "  thing show [WHICH] [--format F] [--verbose]\n" +
+                std::string(46, ' ') +
+                "show the things\n"
+                "  thing add NAME --kind big|small [--force]   add a thing whose summary is long "
+                "enough to need its\n" +
                 std::string(46, ' ') + "own line\n");
   EXPECT_NE(r.out.find("\nEnvironment: none\n"), std::string::npos);
   EXPECT_EQ(run_with({}).code, 2);  // no command: the help, but an error

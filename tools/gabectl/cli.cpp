@@ -24,7 +24,8 @@ bool is_option(std::string_view word) {
 // What a synopsis says: its options (true: a flag without value) and operand count.
 struct Shape {
   std::map<std::string, bool> options;
-  std::size_t operands = 0;
+  std::size_t operands = 0;           // required ones (NAME)
+  std::size_t optional_operands = 0;  // [FILE]
 };
 
 Shape shape_of(std::string_view synopsis) {
@@ -40,8 +41,8 @@ Shape shape_of(std::string_view synopsis) {
           closes || i + 1 == words.size() || is_option(words[i + 1]) || words[i + 1].front() == '[';
       s.options[w.substr(2)] = flag;
       if (!flag) ++i;  // the value's placeholder
-    } else if (words[i].front() != '[') {
-      ++s.operands;  // an optional operand ("[FILE]") is not counted
+    } else {
+      ++(words[i].front() == '[' ? s.optional_operands : s.operands);
     }
   }
   return s;
@@ -102,10 +103,9 @@ Args::Args(const std::vector<std::string>& words, std::string_view synopsis) {
     }
     options_[name] = value;
   }
-  if (operands_.size() != shape.operands) {
-    throw UsageError(operands_.size() < shape.operands ? "an operand is missing"
-                                                       : "too many operands");
-  }
+  if (operands_.size() < shape.operands) throw UsageError("an operand is missing");
+  if (operands_.size() > shape.operands + shape.optional_operands)
+    throw UsageError("too many operands");
 }
 
 std::optional<std::string> Args::get(const std::string& option) const {
