@@ -11,7 +11,8 @@
 namespace gabe {
 namespace {
 
-std::string demo_ndjson(std::uint64_t donors, std::uint64_t seed, const std::string& source = "demo") {
+std::string demo_ndjson(std::uint64_t donors, std::uint64_t seed,
+                        const std::string& source = "demo") {
   char* buf = nullptr;
   std::size_t size = 0;
   std::FILE* f = open_memstream(&buf, &size);
