@@ -4,8 +4,8 @@
 #include <chrono>
 #include <memory>
 
+#include "adapters.hpp"
 #include "canonical_event.hpp"
-#include "civicrm_adapter.hpp"
 #include "event_batcher.hpp"
 #include "event_store.hpp"
 #include "gabe/json.hpp"
@@ -24,29 +24,6 @@ namespace {
 // for the oldest before it reads on.
 constexpr std::size_t kImportBatch = 2000;
 constexpr std::size_t kImportInFlight = 3;
-
-// Maps one received body with the source's adapter.
-CanonicalEvent map_received(const std::string& adapter, const std::string& source,
-                            const std::string& event_id, const std::string& body,
-                            const std::string& fallback_time) {
-  CanonicalEvent event;
-  event.source = source;
-  event.event_id = event_id;
-  event.raw = body;
-  event.adapter = adapter;
-  auto doc = parse_json(body);
-  if (adapter == "import") {
-    map_import_line(event, *doc, source, fallback_time);
-    event.source = source;  // the inbox row's identity stays what it was
-    event.event_id = event_id;
-  } else if (adapter == "civicrm") {
-    event.occurred_at = fallback_time;
-    map_civicrm_event(event, *doc);
-  } else {
-    map_generic_envelope(event, *doc, fallback_time);
-  }
-  return event;
-}
 
 const char* signature_problem(SignatureCheck check) {
   switch (check) {
