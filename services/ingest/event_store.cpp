@@ -27,7 +27,7 @@ std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
 
 std::vector<ApplyOutcome> apply_events(pqxx::transaction_base& tx,
                                        const std::vector<CanonicalEvent>& events) {
-  // One array per column (see migrations/0003_ingest_typed_batches.sql): gifts travel typed,
+  // One array per column (see migrations/functions/ingest/apply_events.sql): gifts travel typed,
   // every other type as its normalised jsonb.
   enum Column {
     kSource,

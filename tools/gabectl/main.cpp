@@ -109,6 +109,10 @@ int cmd_migrate(const Args& args) {
                         : "pending")
                 << "\n";
     }
+    for (const auto& f : gabe::migrations::function_status(conn)) {
+      std::cout << "function " << f.name << "\t"
+                << (f.state == "pending" ? f.state : f.state + " " + f.applied_at) << "\n";
+    }
     return 0;
   }
   int n = gabe::migrations::apply(conn, std::cout);
