@@ -97,6 +97,19 @@ class SqlTest : public ::testing::Test {
     return r.empty() || r[0][0].is_null() ? "" : r[0][0].c_str();
   }
 
+  // The message of a migration run that must fail ("" if it succeeded); what it printed.
+  std::string migrate_error(std::string* printed = nullptr) {
+    std::ostringstream out;
+    std::string error;
+    try {
+      migrations::apply(*owner_, out);
+    } catch (const std::runtime_error& e) {
+      error = e.what();
+    }
+    if (printed) *printed = out.str();
+    return error;
+  }
+
   static std::string statuses(const std::vector<ApplyOutcome>& out) {
     std::string s;
     for (const auto& o : out) s += o.event_id + "=" + o.status + (o.error.empty() ? "" : "!") + " ";
@@ -422,17 +435,12 @@ TEST_F(SqlTest, AFailingFunctionFileIsNamedAndNothingIsApplied) {
         "UPDATE gabe_meta.schema_functions SET checksum = 'old' "
         "WHERE name IN ('ingest.ref_hash', 'ingest.retire_ref')");
   }
-  std::ostringstream out;
-  try {
-    migrations::apply(*owner_, out);
-    FAIL() << "migrate succeeded";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find(
-                  "function file migrations/functions/ingest/retire_ref.sql failed"),
-              std::string::npos)
-        << e.what();
-  }
-  EXPECT_EQ(out.str(), "");
+  std::string printed;
+  const std::string error = migrate_error(&printed);
+  EXPECT_NE(error.find("function file migrations/functions/ingest/retire_ref.sql failed"),
+            std::string::npos)
+      << error;
+  EXPECT_EQ(printed, "");
   // ref_hash, applied before it in the same transaction, was rolled back too.
   EXPECT_EQ(
       scalar("SELECT checksum FROM gabe_meta.schema_functions WHERE name = 'ingest.ref_hash'"),
@@ -447,14 +455,9 @@ TEST_F(SqlTest, ADatabaseOfTheOldMigrations0002And0003IsRefusedWithAMessage) {
         "INSERT INTO gabe_meta.schema_migrations (version, name, checksum) "
         "VALUES (3, 'ingest_typed_batches', 'x')");
   }
-  std::ostringstream out;
-  try {
-    migrations::apply(*owner_, out);
-    FAIL() << "migrate succeeded";
-  } catch (const std::runtime_error& e) {
-    EXPECT_NE(std::string(e.what()).find("squashed"), std::string::npos) << e.what();
-    EXPECT_NE(std::string(e.what()).find("delete .gabe/"), std::string::npos) << e.what();
-  }
+  const std::string error = migrate_error();
+  EXPECT_NE(error.find("squashed"), std::string::npos) << error;
+  EXPECT_NE(error.find("delete .gabe/"), std::string::npos) << error;
 }
 
 }  // namespace
