@@ -62,8 +62,9 @@ void unlock(pqxx::connection& conn) {
   tx.exec_params("SELECT pg_advisory_unlock($1)", kLockKey);
 }
 
-// Everything inside the caller's transaction; returns the lines to print once it committed.
-std::vector<std::string> apply_in(pqxx::work& tx) {
+// Everything inside the caller's transaction; returns one line per applied file, to print once
+// it committed, and sets `note` when function files were left alone.
+std::vector<std::string> apply_in(pqxx::work& tx, std::string* note) {
   std::vector<std::string> lines;
   tx.exec(kCreateMeta);
 
@@ -88,6 +89,14 @@ std::vector<std::string> apply_in(pqxx::work& tx) {
     lines.push_back("applied " + std::to_string(m.version) + "_" + m.name);
   }
 
+  // A newer release's functions may rely on its newer schema: an older binary leaves them be
+  // (as it leaves the newer migrations), instead of putting its own older text back.
+  if (!done.empty() && done.rbegin()->first > latest_version()) {
+    *note = "function files left as they are: the database is at version " +
+            std::to_string(done.rbegin()->first) + ", newer than this binary's " +
+            std::to_string(latest_version());
+    return lines;
+  }
   std::map<std::string, std::string> current;
   for (const auto& row : tx.exec("SELECT name, checksum FROM gabe_meta.schema_functions")) {
     current[row[0].c_str()] = row[1].c_str();
@@ -129,9 +138,10 @@ int apply(pqxx::connection& conn, std::ostream& out) {
     tx.exec_params("SELECT pg_advisory_lock($1)", kLockKey);
   }
   std::vector<std::string> lines;
+  std::string note;
   try {
     pqxx::work tx(conn);
-    lines = apply_in(tx);
+    lines = apply_in(tx, &note);
     tx.commit();
   } catch (...) {
     unlock(conn);
@@ -139,6 +149,7 @@ int apply(pqxx::connection& conn, std::ostream& out) {
   }
   unlock(conn);
   for (const auto& line : lines) out << line << "\n";
+  if (!note.empty()) out << note << "\n";
   return static_cast<int>(lines.size());
 }
 

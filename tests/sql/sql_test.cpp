@@ -424,6 +424,25 @@ TEST_F(SqlTest, MigrateReappliesOnlyChangedFunctionFiles) {
   EXPECT_EQ(migrations::apply(*owner_, out), 0);
 }
 
+TEST_F(SqlTest, AnOlderBinaryLeavesTheFunctionsOfANewerDatabase) {
+  {
+    pqxx::nontransaction tx(*owner_);
+    tx.exec_params(
+        "INSERT INTO gabe_meta.schema_migrations (version, name, checksum) VALUES ($1, 'newer', "
+        "'x')",
+        migrations::latest_version() + 1);
+    tx.exec(
+        "UPDATE gabe_meta.schema_functions SET checksum = 'newer' WHERE name = 'ingest.ref_hash'");
+  }
+  std::ostringstream out;
+  EXPECT_EQ(migrations::apply(*owner_, out), 0);
+  EXPECT_NE(out.str().find("function files left as they are"), std::string::npos) << out.str();
+  EXPECT_EQ(
+      scalar("SELECT checksum FROM gabe_meta.schema_functions WHERE name = 'ingest.ref_hash'"),
+      "newer");
+  EXPECT_TRUE(migrations::is_current(*owner_));
+}
+
 TEST_F(SqlTest, AFailingFunctionFileIsNamedAndNothingIsApplied) {
   {
     pqxx::nontransaction tx(*owner_);

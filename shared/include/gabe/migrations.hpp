@@ -46,8 +46,10 @@ struct FunctionStatus {
 
 // Under an advisory lock and in one transaction: applies the missing numbered migrations in
 // order, then every function file whose checksum differs from the recorded one; prints one
-// line per applied file and returns their number. Throws std::runtime_error naming the file
-// when an applied migration was edited or a file fails (nothing is applied then).
+// line per applied file and returns their number. A database ahead of the binary (migrated by
+// a newer release) keeps its functions: they are not put back to this binary's text. Throws
+// std::runtime_error naming the file when an applied migration was edited or a file fails
+// (nothing is applied then).
 int apply(pqxx::connection& conn, std::ostream& out);
 std::vector<Status> status(pqxx::connection& conn);
 std::vector<FunctionStatus> function_status(pqxx::connection& conn);
