@@ -48,10 +48,9 @@ http::Response list_audit(ServiceContext& ctx, const http::Request& req) {
 void record_audit(pqxx::transaction_base& tx, const std::string& service, const std::string& actor,
                   const std::string& action, const std::string& entity,
                   const std::string& details_json) {
-  tx.exec_params(
-      "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ($1, $2, $3, "
-      "$4, $5::jsonb)",
-      service, actor, action, entity, details_json);
+  // The one writer of audit rows, shared with SQL (migrations/functions/gabe/record_audit.sql).
+  tx.exec_params("SELECT gabe.record_audit($1, $2, $3, $4, $5::jsonb)", service, actor, action,
+                 entity, details_json);
 }
 
 std::int64_t parse_id(std::string_view text) {

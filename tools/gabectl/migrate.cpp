@@ -16,6 +16,10 @@ int migrate(const Args& args) {
                         : "pending")
                 << "\n";
     }
+    for (const auto& f : migrations::function_status(conn)) {
+      std::cout << "function " << f.name << "\t"
+                << (f.state == "pending" ? f.state : f.state + " " + f.applied_at) << "\n";
+    }
     return 0;
   }
   int n = migrations::apply(conn, std::cout);
