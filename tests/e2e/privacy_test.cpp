@@ -54,6 +54,7 @@ $$)sql");
   }
 
   std::string as_role(const std::string& role, const std::string& sql) {
+    scalar("ALTER ROLE " + role + " LOGIN");
     try {
       pqxx::connection c("postgresql://" + role + "@127.0.0.1:" + std::to_string(cluster().port()) +
                          "/" + db_name_);
