@@ -1,4 +1,4 @@
--- Privacy rights every schema joins on its own.
+-- Privacy rights every schema joins on its own, and the retention of the raw-event inbox.
 --
 -- 1. A registry of privacy steps (gabe.privacy_steps). Each schema that holds data about a
 --    donor registers its own <schema>.erase_donor_data(bigint) and/or
@@ -6,6 +6,7 @@
 --    gabe.erase_donor and gabe.export_donor run every registered step, in position order, in
 --    the caller's transaction. No service edits another's function: scoring, segments and
 --    grants register their steps in their own migrations.
+-- 2. Retention: an index that lets the purge find old inbox rows without scanning the inbox.
 --
 -- Privileges (see docs/privacy.md): the central functions are SECURITY DEFINER, owned by the
 -- migration owner, with a pinned search_path; the steps are plain functions nobody else may
@@ -36,6 +37,11 @@ CREATE TABLE gabe.privacy_steps (
 );
 REVOKE ALL ON gabe.privacy_steps FROM PUBLIC;
 GRANT SELECT ON gabe.privacy_steps TO gabe_ingest, gabe_scoring, gabe_segments, gabe_grants;
+
+-- Retention: the purge takes the oldest rows first (ingest.purge_inbox_batch). received_at only
+-- grows (now() at insert, and at a rejected event's redelivery), so the index is appended at
+-- its right edge like the primary key.
+CREATE INDEX inbox_received_idx ON ingest.inbox (received_at);
 
 -- Functions, one per block (each is replaced as a whole when it changes).
 
@@ -239,10 +245,29 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
             FROM gabe.audit_log l WHERE l.entity = 'donor:' || p_donor), '[]'::jsonb))
 $$;
 
+-- One purge batch of the raw-event inbox: up to p_limit rows received before p_before, oldest
+-- first, skipping rows another transaction holds (a webhook's redelivery, a concurrent purge).
+-- Returns how many rows of each status went.
+CREATE OR REPLACE FUNCTION ingest.purge_inbox_batch(p_before timestamptz, p_limit integer)
+RETURNS TABLE (status text, purged bigint) LANGUAGE sql AS $$
+  WITH victims AS (
+    SELECT i.id FROM ingest.inbox i
+    WHERE i.received_at < p_before
+    ORDER BY i.received_at
+    LIMIT p_limit
+    FOR UPDATE SKIP LOCKED
+  ), gone AS (
+    DELETE FROM ingest.inbox i USING victims v WHERE i.id = v.id RETURNING i.status
+  )
+  SELECT g.status, count(*) FROM gone g GROUP BY g.status
+$$;
+
 -- Registrations and privileges.
 REVOKE EXECUTE ON FUNCTION gabe.register_privacy_step(name, integer) FROM PUBLIC;
 REVOKE EXECUTE ON FUNCTION gabe.erase_donor(bigint, text, text), gabe.export_donor(bigint) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION gabe.erase_donor(bigint, text, text), gabe.export_donor(bigint) TO gabe_privacy;
+REVOKE EXECUTE ON FUNCTION ingest.purge_inbox_batch(timestamptz, integer) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest.purge_inbox_batch(timestamptz, integer) TO gabe_ingest;
 SELECT gabe.register_privacy_step('ingest', 100);
 SELECT gabe.register_privacy_step('pii', 200);
 SELECT gabe.register_privacy_step('donor', 300);

@@ -14,6 +14,7 @@
 #include "importer.hpp"
 #include "ndjson.hpp"
 #include "queries.hpp"
+#include "retention.hpp"
 #include "webhook_signature.hpp"
 
 namespace gabe::ingest {
@@ -122,7 +123,8 @@ class IngestApi {
         webhooks_(prometheus::BuildCounter()
                       .Name("gabe_ingest_events_total")
                       .Help("Events received, by channel (webhook/import) and outcome")
-                      .Register(ctx.metrics.registry())) {}
+                      .Register(ctx.metrics.registry())),
+        retention_(ctx.pool, ctx.metrics, RetentionSettings::from_env()) {}
 
   http::Response webhook(http::Request& req) {
     const std::string source(req.param("source"));
@@ -367,6 +369,7 @@ class IngestApi {
   SourceRegistry sources_;
   EventBatcher batcher_;
   prometheus::Family<prometheus::Counter>& webhooks_;
+  RetentionLoop retention_;  // last: stops before the rest goes
 };
 
 }  // namespace

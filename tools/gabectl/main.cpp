@@ -24,6 +24,7 @@
 #include "gabe/values.hpp"
 #include "importer.hpp"
 #include "ndjson.hpp"
+#include "purge.hpp"
 
 namespace {
 
@@ -40,6 +41,8 @@ Commands:
   demo-data --donors N [--seed S] [--source NAME] [--end-date YYYY-MM-DD] [--years Y]
                                               write canonical NDJSON demo events to stdout
   import FILE --source NAME                   bulk import canonical NDJSON (FILE or - for stdin)
+  purge [--older-than-days N]                 delete raw inbox events older than N days (default
+                                              GABE_RETENTION_DAYS, 90); for a CronJob
 
 Environment:
   GABE_DATABASE_URL   libpq URI or conninfo (all commands but demo-data)
@@ -287,6 +290,7 @@ int main(int argc, char** argv) {
     if (command == "source") return cmd_source(args);
     if (command == "demo-data") return cmd_demo_data(args);
     if (command == "import") return cmd_import(args);
+    if (command == "purge") return gabe::ctl::purge(args.get("older-than-days"), actor());
     std::cerr << "gabectl: unknown command '" << command << "' (see --help)\n";
     return 2;
   } catch (const std::invalid_argument& e) {
