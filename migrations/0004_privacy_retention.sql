@@ -24,14 +24,16 @@ END
 $$;
 GRANT gabe_privacy TO gabe_ingest;
 
--- One row per schema. The functions are stored as regprocedure, so a registration names an
--- existing function with the exact signature, and a step cannot be dropped while registered.
--- The central functions build their calls from the catalogue (pg_proc), never from input.
+-- One row per schema, written only by migrations (gabe.register_privacy_step). The central
+-- functions build their calls from these identifiers with format('%I.%I'), never from input.
+-- Names, not OIDs: a step that is dropped and created again (a changed signature) stays
+-- registered, and one that is dropped makes every erasure and export fail instead of
+-- silently skipping it.
 CREATE TABLE gabe.privacy_steps (
   schema_name      name PRIMARY KEY,
   position         integer NOT NULL UNIQUE,
-  erase_function   regprocedure,
-  export_function  regprocedure,
+  erase_function   name,  -- <schema_name>.<erase_function>(bigint)
+  export_function  name,  -- <schema_name>.<export_function>(bigint) -> jsonb
   registered_at    timestamptz NOT NULL DEFAULT now(),
   CHECK (erase_function IS NOT NULL OR export_function IS NOT NULL)
 );
@@ -70,7 +72,8 @@ BEGIN
     EXECUTE format('REVOKE EXECUTE ON FUNCTION %s FROM PUBLIC', v_export);
   END IF;
   INSERT INTO gabe.privacy_steps (schema_name, position, erase_function, export_function)
-  VALUES (p_schema, p_position, v_erase, v_export)
+  VALUES (p_schema, p_position, CASE WHEN v_erase IS NOT NULL THEN 'erase_donor_data' END,
+          CASE WHEN v_export IS NOT NULL THEN 'export_donor_data' END)
   ON CONFLICT (schema_name) DO UPDATE
     SET position = excluded.position, erase_function = excluded.erase_function,
         export_function = excluded.export_function, registered_at = now();
@@ -92,11 +95,10 @@ BEGIN
     RETURN false;
   END IF;
   FOR v_step IN
-    SELECT n.nspname, p.proname FROM gabe.privacy_steps s
-    JOIN pg_proc p ON p.oid = s.erase_function JOIN pg_namespace n ON n.oid = p.pronamespace
-    ORDER BY s.position
+    SELECT s.schema_name, s.erase_function FROM gabe.privacy_steps s
+    WHERE s.erase_function IS NOT NULL ORDER BY s.position
   LOOP
-    EXECUTE format('SELECT %I.%I($1)', v_step.nspname, v_step.proname) USING p_donor;
+    EXECUTE format('SELECT %I.%I($1)', v_step.schema_name, v_step.erase_function) USING p_donor;
   END LOOP;
   INSERT INTO gabe.audit_log (service, actor, action, entity, details)
   VALUES ('ingest', p_actor, 'donor.erase', 'donor:' || p_donor,
@@ -120,20 +122,20 @@ BEGIN
   END IF;
   v_doc := jsonb_build_object('exported_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'));
   FOR v_step IN
-    SELECT n.nspname, p.proname FROM gabe.privacy_steps s
-    JOIN pg_proc p ON p.oid = s.export_function JOIN pg_namespace n ON n.oid = p.pronamespace
-    ORDER BY s.position
+    SELECT s.schema_name, s.export_function FROM gabe.privacy_steps s
+    WHERE s.export_function IS NOT NULL ORDER BY s.position
   LOOP
-    EXECUTE format('SELECT %I.%I($1)', v_step.nspname, v_step.proname) INTO v_part USING p_donor;
+    EXECUTE format('SELECT %I.%I($1)', v_step.schema_name, v_step.export_function)
+      INTO v_part USING p_donor;
     IF v_part IS NULL THEN
       CONTINUE;
     END IF;
     IF jsonb_typeof(v_part) <> 'object' THEN
-      RAISE EXCEPTION '%.export_donor_data must return a JSON object', v_step.nspname
+      RAISE EXCEPTION '%.export_donor_data must return a JSON object', v_step.schema_name
         USING ERRCODE = 'data_exception';
     END IF;
     IF v_doc ?| ARRAY(SELECT jsonb_object_keys(v_part)) THEN
-      RAISE EXCEPTION '%.export_donor_data returns a section another step returns already', v_step.nspname
+      RAISE EXCEPTION '%.export_donor_data returns a section another step returns already', v_step.schema_name
         USING ERRCODE = 'unique_violation';
     END IF;
     v_doc := v_doc || v_part;

@@ -144,13 +144,20 @@ TEST_F(Privacy, AStepThatRaisesRollsTheWholeErasureBack) {
   EXPECT_EQ(scalar("SELECT count(*) FROM testsvc.notes"), "0");
 }
 
-TEST_F(Privacy, TwoStepsCannotExportTheSameSection) {
+TEST_F(Privacy, BrokenStepsFailLoudly) {
   create_testsvc();
   scalar(R"sql(
 CREATE OR REPLACE FUNCTION testsvc.export_donor_data(p_donor bigint) RETURNS jsonb
 LANGUAGE sql STABLE AS $$ SELECT jsonb_build_object('gifts', '[]'::jsonb) $$)sql");
   const auto id = make_donor("d1");
   EXPECT_EQ(get("/v1/donors/" + id + "/export").status, 500);
+  // A registered step that is gone fails the erasure instead of being skipped.
+  scalar("DROP FUNCTION testsvc.erase_donor_data(bigint)");
+  EXPECT_EQ(admin("DELETE", "/v1/donors/" + id).status, 500);
+  EXPECT_EQ(scalar("SELECT erased_at IS NULL FROM donor.donors WHERE id = " + id), "t");
+  create_testsvc();
+  EXPECT_EQ(admin("DELETE", "/v1/donors/" + id).status, 200);  // dropped and created again
+  EXPECT_EQ(scalar("SELECT erased_at IS NULL FROM donor.donors WHERE id = " + id), "f");
   // A registration names functions that exist, with the right shape.
   EXPECT_THROW(scalar("SELECT gabe.register_privacy_step('nosuchschema', 600)"), pqxx::sql_error);
 }
