@@ -92,6 +92,21 @@ TEST_F(Retention, GabectlPurgeDeletesOldEventsInBatchesAndAuditsTheRun) {
   EXPECT_NE(out.find("GABE_RETENTION_DAYS"), std::string::npos) << out;
 }
 
+TEST_F(Retention, APurgeSkipsRowsAnotherTransactionHoldsInsteadOfWaiting) {
+  old_events("old-", 3, 100);
+  pqxx::connection holder(url_);
+  pqxx::work held(holder);
+  held.exec("SELECT 1 FROM ingest.inbox WHERE event_id = 'old-1' FOR UPDATE");
+  // A purge that waited for the lock would run into the lock timeout and fail.
+  std::string out;
+  ASSERT_EQ(purge({}, &out, {{"PGOPTIONS", "-c lock_timeout=2000"}}), 0) << out;
+  EXPECT_EQ((*parse_json(out))["processed"].GetInt(), 2) << out;
+  EXPECT_EQ(scalar("SELECT string_agg(event_id, ',') FROM ingest.inbox"), "old-1");
+  held.commit();
+  ASSERT_EQ(purge({}, &out), 0) << out;
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox"), "0");
+}
+
 TEST_F(Retention, TheServicePurgesOnItsIntervalAndCountsItInMetrics) {
   old_events("old-", 4, 40);
   Service svc("gabe-ingest", url_,
