@@ -44,6 +44,15 @@ $$)sql");
     return scalar("SELECT id FROM donor.donors WHERE ref = '" + ref + "'");
   }
 
+  void give(const std::string& ref) {
+    ASSERT_EQ(event("gift.created",
+                    R"({"gift_ref":"g-)" + ref + R"(","donor_ref":")" + ref +
+                        R"(","amount":"5.00","received_on":"2026-11-20"})",
+                    "gift-" + ref)
+                  .status,
+              200);
+  }
+
   // The service as it runs in production: as the role gabe_ingest, which has no privilege on
   // testsvc at all.
   std::unique_ptr<Service> as_ingest_role() {
@@ -113,12 +122,7 @@ TEST_F(Privacy, ARegisteredSchemaIsExportedAndErasedWithoutChangingIngest) {
 TEST_F(Privacy, AStepThatRaisesRollsTheWholeErasureBack) {
   create_testsvc("RAISE EXCEPTION 'testsvc cannot erase now';");
   const auto id = make_donor("d1");
-  ASSERT_EQ(
-      event("gift.created",
-            R"({"gift_ref":"g1","donor_ref":"d1","amount":"5.00","received_on":"2026-11-20"})",
-            "gift-1")
-          .status,
-      200);
+  give("d1");
   scalar("INSERT INTO testsvc.notes VALUES (" + id + ", 'likes owls') RETURNING 1");
 
   auto r = admin("DELETE", "/v1/donors/" + id);
@@ -164,12 +168,7 @@ LANGUAGE sql STABLE AS $$ SELECT jsonb_build_object('gifts', '[]'::jsonb) $$)sql
 
 TEST_F(Privacy, TheExportListsTheRawEventsStillHeld) {
   const auto id = make_donor("d1");
-  ASSERT_EQ(
-      event("gift.created",
-            R"({"gift_ref":"g1","donor_ref":"d1","amount":"5.00","received_on":"2026-11-20"})",
-            "gift-1")
-          .status,
-      200);
+  give("d1");
   // Rejected, but it names d1: the person's data too.
   ASSERT_EQ(
       event("gift.created", R"({"gift_ref":"g2","donor_ref":"d1","amount":"-1"})", "gift-2").status,
