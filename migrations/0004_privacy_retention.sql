@@ -81,10 +81,11 @@ END
 $$;
 
 -- Art. 17, for every schema: locks the donor, runs every registered erase step in position
--- order and writes one audit entry. Returns false (and does nothing) when the donor does not
+-- order and writes one audit entry (in the calling service's audit list, p_service). Returns false (and does nothing) when the donor does not
 -- exist or is erased already. A step that raises aborts the caller's transaction: nothing of
 -- the erasure stays.
-CREATE OR REPLACE FUNCTION gabe.erase_donor(p_donor bigint, p_actor text, p_reason text DEFAULT NULL)
+CREATE OR REPLACE FUNCTION gabe.erase_donor(p_donor bigint, p_service text, p_actor text,
+                                            p_reason text DEFAULT NULL)
 RETURNS boolean LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 DECLARE
   v_step record;
@@ -101,7 +102,7 @@ BEGIN
     EXECUTE format('SELECT %I.%I($1)', v_step.schema_name, v_step.erase_function) USING p_donor;
   END LOOP;
   INSERT INTO gabe.audit_log (service, actor, action, entity, details)
-  VALUES ('ingest', p_actor, 'donor.erase', 'donor:' || p_donor,
+  VALUES (p_service, p_actor, 'donor.erase', 'donor:' || p_donor,
           CASE WHEN p_reason IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('reason', p_reason) END);
   RETURN true;
 END
@@ -147,7 +148,7 @@ $$;
 -- Kept for ingest.apply_events (a CRM's donor.erased) and older callers: the central erasure.
 CREATE OR REPLACE FUNCTION ingest.erase_donor(p_donor bigint, p_actor text, p_reason text DEFAULT NULL)
 RETURNS boolean LANGUAGE sql AS $$
-  SELECT gabe.erase_donor(p_donor, p_actor, p_reason)
+  SELECT gabe.erase_donor(p_donor, 'ingest', p_actor, p_reason)
 $$;
 
 -- Ingest's erase step: a tombstone per ref, the raw text of the events naming any of the
@@ -266,8 +267,8 @@ $$;
 
 -- Registrations and privileges.
 REVOKE EXECUTE ON FUNCTION gabe.register_privacy_step(name, integer) FROM PUBLIC;
-REVOKE EXECUTE ON FUNCTION gabe.erase_donor(bigint, text, text), gabe.export_donor(bigint) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION gabe.erase_donor(bigint, text, text), gabe.export_donor(bigint) TO gabe_privacy;
+REVOKE EXECUTE ON FUNCTION gabe.erase_donor(bigint, text, text, text), gabe.export_donor(bigint) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION gabe.erase_donor(bigint, text, text, text), gabe.export_donor(bigint) TO gabe_privacy;
 REVOKE EXECUTE ON FUNCTION ingest.purge_inbox_batch(timestamptz, integer) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION ingest.purge_inbox_batch(timestamptz, integer) TO gabe_ingest;
 SELECT gabe.register_privacy_step('ingest', 100);

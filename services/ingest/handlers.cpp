@@ -343,7 +343,7 @@ class IngestApi {
       pqxx::work tx(c);
       auto rows = tx.exec_params(sql::kDonorErased, id);
       if (rows.empty()) throw not_found("No such donor.");
-      tx.exec_params(sql::kEraseDonor, id, req.actor, reason);
+      tx.exec_params(sql::kEraseDonor, id, ctx_.service, req.actor, reason);
       tx.commit();
     });
     JsonWriter w;

@@ -94,8 +94,8 @@ WHERE i.id = $1
 // migrations/0004_privacy_retention.sql): ingest knows none of the other services' data.
 // $1 donor id -> the export document as JSON text.
 inline constexpr const char* kDonorExport = "SELECT gabe.export_donor($1)::text";
-// $1 donor id, $2 actor, $3 reason or NULL.
-inline constexpr const char* kEraseDonor = "SELECT gabe.erase_donor($1, $2, $3)";
+// $1 donor id, $2 service (its audit list), $3 actor, $4 reason or NULL.
+inline constexpr const char* kEraseDonor = "SELECT gabe.erase_donor($1, $2, $3, $4)";
 inline constexpr const char* kDonorErased =
     "SELECT erased_at IS NOT NULL FROM donor.donors WHERE id = $1";
 

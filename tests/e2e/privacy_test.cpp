@@ -115,7 +115,8 @@ TEST_F(Privacy, ARegisteredSchemaIsExportedAndErasedWithoutChangingIngest) {
   EXPECT_EQ(as_role("gabe_ingest", "SELECT count(*) FROM testsvc.notes"), "42501");
   EXPECT_EQ(as_role("gabe_ingest", "SELECT testsvc.erase_donor_data(" + other + ")"), "42501");
   EXPECT_EQ(as_role("gabe_ingest", "SELECT ingest.erase_donor_data(" + other + ")"), "42501");
-  EXPECT_EQ(as_role("gabe_scoring", "SELECT gabe.erase_donor(" + other + ", 'x')"), "42501");
+  EXPECT_EQ(as_role("gabe_scoring", "SELECT gabe.erase_donor(" + other + ", 'scoring', 'x')"),
+            "42501");
   EXPECT_EQ(scalar("SELECT count(*) FROM testsvc.notes WHERE donor_id = " + other), "1");
 }
 
