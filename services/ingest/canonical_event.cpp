@@ -138,8 +138,7 @@ void map_gift(FieldReader& r, JsonWriter& w, std::optional<GiftColumns>& gift) {
   auto gift_ref = r.string("gift_ref", true);
   auto donor_ref = r.string("donor_ref", true);
   auto amount = r.money("amount", true);
-  auto currency = r.string("currency", false, 3).value_or("EUR");
-  if (!all_upper_letters(currency, 3)) r.add_error("currency", "must be an ISO 4217 code like EUR");
+  auto currency = r.currency("currency");
   auto received_on = r.date("received_on", true);
   GiftColumns g;
   g.campaign_ref = r.string("campaign_ref");
@@ -169,8 +168,7 @@ void map_recurring(FieldReader& r, JsonWriter& w) {
   put(w, "recurring_ref", r.string("recurring_ref", true));
   put(w, "donor_ref", r.string("donor_ref", true));
   put(w, "amount_cents", r.money("amount", true));
-  auto currency = r.string("currency", false, 3).value_or("EUR");
-  if (!all_upper_letters(currency, 3)) r.add_error("currency", "must be an ISO 4217 code like EUR");
+  auto currency = r.currency("currency");
   w.field("currency", currency);
   put(w, "interval", r.one_of("interval", kIntervals, true));
   put(w, "status", r.one_of("status", kRecurringStatuses, true));
