@@ -223,6 +223,40 @@ TEST_F(CivicrmPush, PostHookTypesBerlinTimesAndWeeklyGifts) {
   EXPECT_EQ(scalar("SELECT channel FROM donor.gifts WHERE ref = '90'"), "sepa");
 }
 
+// Bodies that the adapter before these rules rejected (a Template status, a GroupContact) are
+// kept; a replay maps them with the source's current opt-in groups.
+TEST_F(CivicrmPush, ReplayUsesTheSourcesGroupsAndDropsWhatIsNowIgnored) {
+  add_source("civi", {"--optin-group", "email=12"});
+  ASSERT_EQ(send(contact("8", "2026-11-20 10:00:00", kAllClear)).status, 200);
+  auto stored = [&](const std::string& event_id, const std::string& body) {
+    return scalar(
+        "INSERT INTO ingest.inbox (source, event_id, type, adapter, donor_ref, occurred_at, raw, "
+        "status, error) VALUES ('civi', '" +
+        event_id + "', 'civicrm', 'civicrm', '8', '2026-11-25T10:00:00Z', '" + body +
+        "', 'rejected', 'old mapping') RETURNING id");
+  };
+  const auto tmpl = stored(
+      "old-1",
+      R"({"entity":"Contribution","action":"create","values":{"id":60,"contact_id":8,"total_amount":"5.00","receive_date":"2026-11-20","contribution_status_id:name":"Template"}})");
+  const auto joined = stored(
+      "old-2",
+      R"({"entity":"GroupContact","action":"create","values":{"contact_id":8,"group_id":12,"status":"Added","contact_id.do_not_email":false,"contact_id.is_opt_out":false}})");
+  auto r = admin("POST", "/v1/events/" + tmpl + "/replay");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ((*json(r))["status"].GetString(), "ignored");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE id = " + tmpl), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts"), "0");
+  EXPECT_EQ(scalar("SELECT details ->> 'outcome' FROM gabe.audit_log WHERE action = "
+                   "'event.replay' AND entity = 'event:" +
+                   tmpl + "'"),
+            "ignored");
+  EXPECT_EQ(consent("8"), "email=- post=yes phone=no sms=no");
+  r = admin("POST", "/v1/events/" + joined + "/replay");
+  ASSERT_EQ(r.status, 200) << r.body;
+  EXPECT_STREQ((*json(r))["status"].GetString(), "processed");
+  EXPECT_EQ(consent("8"), "email=yes post=yes phone=no sms=no");
+}
+
 TEST_F(CivicrmPush, GabectlSetsAndRefusesOptInGroups) {
   std::string out, err;
   ASSERT_EQ(gabectl({"source", "add", "civi", "--adapter", "civicrm", "--optin-group", "email=12",
