@@ -422,6 +422,7 @@ void Server::run() {
   });
   s.accept();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(s.options.io_threads));
   auto guard = net::make_work_guard(s.ioc);
   for (int i = 0; i < s.options.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });
   {
