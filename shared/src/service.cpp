@@ -23,7 +23,9 @@ Environment:
   GABE_HTTP_BODY_LIMIT     largest accepted request body in bytes (default 1048576)
   GABE_HTTP_HEADER_LIMIT   largest accepted request header in bytes (default 8192)
   GABE_HTTP_READ_TIMEOUT   seconds a client has to send a request (default 15)
-  GABE_HTTP_MAX_CONNECTIONS  open connections at most (default 2048)
+  GABE_HTTP_MAX_CONNECTIONS  open connections at most (default: the file limit minus
+                           GABE_DB_POOL_SIZE minus 64, at most 2048); idle keep-alive
+                           connections are closed first to make room
   GABE_DB_POOL_SIZE        database connections at most (default 16)
 
 Endpoints common to every service: GET /healthz, GET /readyz, GET /metrics, GET /v1/audit.
@@ -158,8 +160,11 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     ServiceContext ctx{spec.name, pool, router, metrics, authenticator};
     http::Server* server_ptr = nullptr;
 
-    router.add(http::Method::get, "/healthz", std::nullopt,
-               [](http::Request&) { return http::json_response(200, R"({"status":"ok"})"); });
+    // Health and metrics are answered on the I/O thread: a stalled database that blocks every
+    // worker must not make them time out.
+    router.add_on_io_thread(http::Method::get, "/healthz", [](http::Request&) {
+      return http::json_response(200, R"({"status":"ok"})");
+    });
     router.add(http::Method::get, "/readyz", std::nullopt, [&](http::Request&) {
       if (server_ptr && server_ptr->draining())
         throw service_unavailable("The service is shutting down.", 1);
@@ -173,7 +178,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
         throw service_unavailable("The database schema is not at the expected migration.", 5);
       return http::json_response(200, R"({"status":"ready"})");
     });
-    router.add(http::Method::get, "/metrics", std::nullopt, [&](http::Request&) {
+    router.add_on_io_thread(http::Method::get, "/metrics", [&](http::Request&) {
       http::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = metrics.serialize();
