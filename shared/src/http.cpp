@@ -1,6 +1,7 @@
 #include "gabe/http.hpp"
 
 #include <algorithm>
+#include <charconv>
 
 #include "gabe/text.hpp"
 
@@ -75,7 +76,7 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
 std::string decode_text(std::string_view raw, bool plus_is_space, std::string_view what,
                         std::string_view name) {
   std::string out = percent_decode(raw, plus_is_space);
-  if (!is_text_value(out)) {
+  if (!is_valid_text(out)) {
     throw Problem(400, "bad-request",
                   "The " + std::string(what) + " '" + std::string(name) +
                       "' is not valid UTF-8 text (or contains NUL).",
@@ -146,6 +147,91 @@ Language Request::language() const {
   return v.size() >= 2 && (v[0] == 'e' || v[0] == 'E') && (v[1] == 'n' || v[1] == 'N')
              ? Language::en
              : Language::de;
+}
+
+namespace {
+
+Problem bad_query(std::string_view name, std::string message) {
+  return unprocessable("Invalid query parameter " + std::string(name) + ".",
+                       {{std::string(name), std::move(message)}});
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return std::equal(a.begin(), a.end(), b.begin(), b.end(), [](char x, char y) {
+    auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
+    return lower(x) == lower(y);
+  });
+}
+
+}  // namespace
+
+std::optional<std::string> Request::query_text(std::string_view name, std::size_t max_bytes) const {
+  auto v = query_param(name);
+  if (!v) return std::nullopt;
+  if (v->size() > max_bytes)
+    throw bad_query(name, "must be at most " + std::to_string(max_bytes) + " bytes");
+  return std::string(*v);
+}
+
+std::string Request::required_query_text(std::string_view name, std::size_t max_bytes) const {
+  auto v = query_text(name, max_bytes);
+  if (!v) throw bad_query(name, "is required");
+  return *v;
+}
+
+std::optional<std::int64_t> Request::query_int(std::string_view name, std::int64_t min,
+                                               std::int64_t max) const {
+  auto v = query_param(name);
+  if (!v) return std::nullopt;
+  std::int64_t n = 0;
+  auto [end, error] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (v->empty() || error != std::errc() || end != v->data() + v->size() || n < min || n > max) {
+    throw bad_query(
+        name, "must be a whole number from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return n;
+}
+
+std::optional<std::string> Request::query_enum(
+    std::string_view name, std::initializer_list<std::string_view> allowed) const {
+  auto v = query_param(name);
+  if (!v) return std::nullopt;
+  if (std::find(allowed.begin(), allowed.end(), *v) != allowed.end()) return std::string(*v);
+  std::string list;
+  for (auto it = allowed.begin(); it != allowed.end(); ++it) {
+    if (it != allowed.begin()) list += std::next(it) == allowed.end() ? " or " : ", ";
+    list += *it;
+  }
+  throw bad_query(name, "must be " + list);
+}
+
+std::optional<bool> Request::query_bool(std::string_view name) const {
+  auto v = query_param(name);
+  if (!v) return std::nullopt;
+  if (*v == "true" || *v == "1") return true;
+  if (*v == "false" || *v == "0") return false;
+  throw bad_query(name, "must be true or false");
+}
+
+bool Request::has_media_type(std::string_view type) const {
+  auto ct = header("content-type");
+  if (!ct) return false;
+  // media-type = type "/" subtype *( OWS ";" OWS parameter ) (RFC 9110, 8.3.1)
+  std::string_view v = *ct;
+  auto is_space = [](char c) { return c == ' ' || c == '\t'; };
+  while (!v.empty() && is_space(v.front())) v.remove_prefix(1);
+  auto end = v.find_first_of("; \t");
+  std::string_view essence = v.substr(0, end);
+  if (!iequals(essence, type)) return false;
+  if (end == std::string_view::npos) return true;
+  v.remove_prefix(end);
+  while (!v.empty() && is_space(v.front())) v.remove_prefix(1);
+  return v.empty() || v.front() == ';';
+}
+
+void Request::require_media_type(std::string_view type) const {
+  if (!has_media_type(type))
+    throw unsupported_media_type("The body must be " + std::string(type) + ".");
 }
 
 Response json_response(int status, std::string body) {

@@ -43,43 +43,18 @@ using Clock = std::chrono::steady_clock;
 // so "no limit" must be spelled as the largest limit.
 constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::max();
 
-namespace {
-
-// Raises the soft file limit to the hard one (as nginx and Go do) and returns it.
-std::size_t open_file_limit() {
+std::size_t connections_for_file_limit(std::size_t reserve) {
+  // The soft limit is raised to the hard one first (as nginx and Go do).
   rlimit limit{};
-  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 1024;
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 16;
   if (limit.rlim_cur < limit.rlim_max) {
     rlimit raised = limit;
     raised.rlim_cur = limit.rlim_max;
     if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   if (limit.rlim_cur == RLIM_INFINITY) return std::numeric_limits<std::size_t>::max();
-  return static_cast<std::size_t>(limit.rlim_cur);
-}
-
-}  // namespace
-
-ServerOptions ServerOptions::from_env(const Endpoint& default_listen) {
-  ServerOptions o;
-  // Connections must leave room for the database pool and the files the process opens: at
-  // the file limit, accept fails with EMFILE and every new client waits.
-  const auto pool = static_cast<std::size_t>(config::get_int("GABE_DB_POOL_SIZE", 16, 1, 500));
-  o.fd_reserve = 64 + pool;
-  const std::size_t files = open_file_limit();
-  const std::size_t fitted = files > o.fd_reserve + 16 ? files - o.fd_reserve : 16;
-  const auto default_connections = static_cast<long>(std::min<std::size_t>(2048, fitted));
-  o.listen = config::listen("GABE_LISTEN", default_listen);
-  o.io_threads = static_cast<int>(config::get_int("GABE_HTTP_IO_THREADS", 1, 1, 64));
-  o.workers = static_cast<int>(config::get_int("GABE_HTTP_WORKERS", 64, 1, 512));
-  o.body_limit =
-      static_cast<std::size_t>(config::get_int("GABE_HTTP_BODY_LIMIT", 1 << 20, 1024, 64 << 20));
-  o.header_limit =
-      static_cast<std::size_t>(config::get_int("GABE_HTTP_HEADER_LIMIT", 8 << 10, 1024, 64 << 10));
-  o.read_timeout = std::chrono::seconds(config::get_int("GABE_HTTP_READ_TIMEOUT", 15, 1, 3600));
-  o.max_connections = static_cast<std::size_t>(
-      config::get_int("GABE_HTTP_MAX_CONNECTIONS", default_connections, 1, 100000));
-  return o;
+  const auto files = static_cast<std::size_t>(limit.rlim_cur);
+  return files > reserve + 16 ? files - reserve : 16;
 }
 
 // A connection that waits for its next request and may be closed to make room.
@@ -589,9 +564,6 @@ std::uint16_t Server::port() const {
 }
 bool Server::draining() const {
   return impl_->stopping.load();
-}
-void Server::stop() {
-  impl_->begin_stop();
 }
 
 void Server::run() {

@@ -11,34 +11,30 @@ bool is_valid_utf8(std::string_view text) {
       ++p;
       continue;
     }
-    std::size_t len = 0;
-    unsigned char lo = 0x80;
-    unsigned char hi = 0xBF;
+    std::size_t length = 0;
+    unsigned char low = 0x80;  // allowed range of the second byte
+    unsigned char high = 0xBF;
     if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
+      length = 2;
     } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // UTF-16 surrogates
+      length = 3;
+      if (c == 0xE0) low = 0xA0;   // overlong
+      if (c == 0xED) high = 0x9F;  // U+D800..U+DFFF, the surrogates
     } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+      length = 4;
+      if (c == 0xF0) low = 0x90;   // overlong
+      if (c == 0xF4) high = 0x8F;  // above U+10FFFF
     } else {
       return false;
     }
-    if (static_cast<std::size_t>(end - p) < len) return false;
-    if (p[1] < lo || p[1] > hi) return false;
-    for (std::size_t i = 2; i < len; ++i) {
+    if (static_cast<std::size_t>(end - p) < length) return false;
+    if (p[1] < low || p[1] > high) return false;
+    for (std::size_t i = 2; i < length; ++i) {
       if (p[i] < 0x80 || p[i] > 0xBF) return false;
     }
-    p += len;
+    p += length;
   }
   return true;
-}
-
-bool is_text_value(std::string_view text) {
-  return text.find('\0') == std::string_view::npos && is_valid_utf8(text);
 }
 
 bool is_header_text(std::string_view text) {

@@ -49,10 +49,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     try {
       router().match(request);
       for (const auto& [name, value] : request.params) {
-        if (!gabe::is_text_value(value)) __builtin_trap();
+        if (!gabe::is_valid_text(value)) __builtin_trap();
       }
       for (const auto& [name, value] : request.query) {
-        if (!gabe::is_text_value(name) || !gabe::is_text_value(value)) __builtin_trap();
+        if (!gabe::is_valid_text(name) || !gabe::is_valid_text(value)) __builtin_trap();
       }
     } catch (const gabe::Problem& p) {
       if (p.status() != 400 && p.status() != 404 && p.status() != 405) __builtin_trap();

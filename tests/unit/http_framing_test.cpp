@@ -92,8 +92,8 @@ TEST(Text, Utf8IsCheckedStrictly) {
   EXPECT_FALSE(is_valid_utf8("\xed\xb0\x80"));      // lone surrogate U+DC00
   EXPECT_FALSE(is_valid_utf8("\xf4\x90\x80\x80"));  // above U+10FFFF
   EXPECT_FALSE(is_valid_utf8("\xe2\x82"));          // cut short
-  EXPECT_TRUE(is_text_value("a b\tc"));
-  EXPECT_FALSE(is_text_value(std::string("d1\0x", 4)));
+  EXPECT_TRUE(is_valid_text("a b\tc"));
+  EXPECT_FALSE(is_valid_text(std::string("d1\0x", 4)));
   EXPECT_TRUE(is_header_text("Bearer abc\tdef"));
   EXPECT_FALSE(is_header_text("a\x01z"));
   EXPECT_FALSE(is_header_text("a\x7fz"));

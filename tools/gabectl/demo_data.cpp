@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gabe/json.hpp"
 #include "gabe/values.hpp"
 
 namespace gabe::demo {
@@ -118,7 +119,9 @@ int month_of(std::int64_t day) {
 
 class Writer {
  public:
-  Writer(std::FILE* out, const Options& o) : out_(out), o_(o) { buf_.reserve(1 << 20); }
+  Writer(std::FILE* out, const Options& o) : out_(out), o_(o), source_json_(json_string(o.source)) {
+    buf_.reserve(1 << 20);
+  }
   ~Writer() { flush(); }
 
   // Starts an event line; the caller appends data fields and calls end().
@@ -127,9 +130,9 @@ class Writer {
     buf_ += std::to_string(o_.seed);
     buf_ += '-';
     buf_ += std::to_string(++count_);
-    buf_ += "\",\"source\":\"";
-    buf_ += o_.source;
-    buf_ += "\",\"type\":\"";
+    buf_ += "\",\"source\":";
+    buf_ += source_json_;
+    buf_ += ",\"type\":\"";
     buf_ += type;
     buf_ += "\",\"timestamp\":\"";
     buf_ += date_text(day);
@@ -162,6 +165,11 @@ class Writer {
   std::uint64_t count() const { return count_; }
 
  private:
+  static std::string json_string(std::string_view text) {
+    JsonWriter w;
+    w.value(text);
+    return w.take();
+  }
   void sep() {
     if (!first_) buf_ += ',';
     first_ = false;
@@ -172,6 +180,7 @@ class Writer {
   }
   std::FILE* out_;
   const Options& o_;
+  const std::string source_json_;  // "…", escaped once
   std::string buf_;
   std::uint64_t count_ = 0;
   bool first_ = true;
@@ -212,6 +221,7 @@ std::uint64_t write_demo_data(const Options& o, std::FILE* out) {
   char ref[32];
   char amount[32];
   for (std::uint64_t i = 1; i <= o.donors; ++i) {
+    if (o.progress && i % 512 == 0) o.progress(i, w.count());
     std::snprintf(ref, sizeof ref, "D%08llu", static_cast<unsigned long long>(i));
     // Donor traits: how generous, how loyal, how responsive to appeals (the planted signal).
     const double generosity = std::exp(3.2 + 0.8 * rng.normal());  // median ~25 EUR

@@ -1,0 +1,10 @@
+// gabe-ingest's own settings, read with the common ones (gabe::common_settings).
+#pragma once
+
+#include "gabe/config.hpp"
+
+namespace gabe::ingest {
+
+config::SettingsTable settings();
+
+}  // namespace gabe::ingest
