@@ -358,6 +358,26 @@ TEST_F(HostileHttp, AtAFileLimitOf1024IdleConnectionsDoNotLockOutNewClients) {
   EXPECT_LT(Clock::now() - start, 1s);
 }
 
+// The default connection limit fits the file limit (1,024 minus the pool of 16 minus 64):
+// connections beyond it are closed at once instead of waiting, unaccepted, in the backlog
+// while accept fails with EMFILE.
+TEST_F(HostileHttp, DefaultConnectionLimitFitsTheFileLimit) {
+  service_.reset();
+  LimitedService limited(url_, 1024, {{"GABE_HTTP_WORKERS", "8"}});
+  std::vector<int> silent;
+  for (int i = 0; i < 1100; ++i) silent.push_back(connect_socket(limited.port()));
+  std::this_thread::sleep_for(1s);
+  int closed_by_server = 0;
+  for (int fd : silent) {
+    char byte;
+    const ssize_t n = ::recv(fd, &byte, 1, MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno == ECONNRESET)) ++closed_by_server;
+    ::close(fd);
+  }
+  EXPECT_GE(closed_by_server, 1100 - 944 - 10);
+  EXPECT_LE(closed_by_server, 1100 - 900);
+}
+
 // Out of file descriptors (a connection limit set above the file limit, and clients that
 // hold their connections without sending), accepting backs off instead of spinning.
 TEST_F(HostileHttp, OutOfFileDescriptorsTheAcceptLoopBacksOff) {
