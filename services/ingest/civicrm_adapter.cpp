@@ -120,7 +120,7 @@ std::string gift_status(const std::string& civi) {
 // civicrm-core's option group `contribution_status` (values 1-11, installed by every site; a
 // site can add its own, which only `contribution_status_id:name` can name).
 std::optional<std::string> core_contribution_status(const std::string& id) {
-  static const char* const kNames[] = {
+  static constexpr const char* kNames[] = {
       "Completed", "Pending",        "Cancelled",      "Failed",     "In Progress", "Overdue",
       "Refunded",  "Partially paid", "Pending refund", "Chargeback", "Template"};
   if (id.empty() || id.size() > 2 || id.find_first_not_of("0123456789") != std::string::npos)
@@ -207,11 +207,11 @@ std::optional<std::string> berlin_instant(std::string_view s) {
     std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone("Europe/Berlin"));
     icu::UnicodeString id;
     tz->getID(id);
-    auto* basic = dynamic_cast<icu::BasicTimeZone*>(tz.get());
-    if (!basic || id != icu::UnicodeString("Europe/Berlin"))
+    if (dynamic_cast<icu::BasicTimeZone*>(tz.get()) == nullptr ||
+        id != icu::UnicodeString("Europe/Berlin"))
       throw std::runtime_error("ICU has no zone Europe/Berlin");
-    tz.release();
-    return std::unique_ptr<const icu::BasicTimeZone>(basic);
+    return std::unique_ptr<const icu::BasicTimeZone>(
+        dynamic_cast<const icu::BasicTimeZone*>(tz.release()));
   }();
   std::tm local{};
   local.tm_year = *y - 1900;
