@@ -116,7 +116,10 @@ class IngestApi {
       : ctx_(ctx),
         sources_(ctx.pool),
         batcher_(
-            ctx.pool, static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 1, 1, 64)),
+            [&pool = ctx.pool](const std::vector<CanonicalEvent>& events) {
+              return pool.run([&](pqxx::connection& c) { return apply_events(c, events); });
+            },
+            static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 1, 1, 64)),
             static_cast<std::size_t>(config::get_int("GABE_INGEST_BATCH_MAX", 256, 1, 5000)),
             std::chrono::microseconds(config::get_int("GABE_INGEST_LINGER_US", 2000, 0, 100000))),
         webhooks_(prometheus::BuildCounter()
