@@ -8,11 +8,15 @@
 #   C  psql \copy of N gifts as CSV into a bare table with the same primary key (reference)
 #   D  POST /v1/import of the same N gifts as NDJSON
 #   F  the ceiling for any import: the same rows \copy'd straight into ingest.inbox and donor.gifts
+#   G  POST /v1/import when most donors are new: N2 gifts from N2/6 refs that Gabe has never seen
+#   H  the ceiling for G: the same inbox and gift rows plus one donor row and one ref row per new
+#      ref, \copy'd straight in
 # prints the table and writes it to docs/benchmarks.md. Everything it starts is stopped and its
 # temporary directory removed on exit, also on error or Ctrl-C.
 #
 # Knobs (environment): GABE_BENCH_SECONDS (20) per measured phase, GABE_BENCH_WARMUP (3),
-# GABE_BENCH_CONNECTIONS (32), GABE_BENCH_IMPORT_ROWS (200000), GABE_BENCH_DOCS (where to write
+# GABE_BENCH_CONNECTIONS (32), GABE_BENCH_IMPORT_ROWS (200000), GABE_BENCH_NEW_ROWS (300000, G/H;
+# a sixth as many new donors), GABE_BENCH_DOCS (where to write
 # the report; default docs/benchmarks.md, "-" for nowhere), GABE_BENCH_STRICT=1 (exit 1 when a
 # target is missed; otherwise only an invalid measurement fails the script).
 set -euo pipefail
@@ -24,6 +28,8 @@ SECONDS_PER_PHASE=${GABE_BENCH_SECONDS:-20}
 WARMUP=${GABE_BENCH_WARMUP:-3}
 CONNS=${GABE_BENCH_CONNECTIONS:-32}
 ROWS=${GABE_BENCH_IMPORT_ROWS:-200000}
+NEW_ROWS=${GABE_BENCH_NEW_ROWS:-300000}
+NEW_DONORS=$(( NEW_ROWS / 6 ))
 DOCS=${GABE_BENCH_DOCS:-$ROOT/docs/benchmarks.md}
 STRICT=${GABE_BENCH_STRICT:-0}
 
@@ -221,6 +227,7 @@ export GABE_DATABASE_URL=$APP_URL
 "$BIN/gabectl" migrate >/dev/null
 HOOK_SECRET=$("$BIN/gabectl" source add bench_hooks --adapter generic | tail -1)
 "$BIN/gabectl" source add bench_import --adapter generic >/dev/null
+"$BIN/gabectl" source add bench_new --adapter generic >/dev/null
 TOKEN=$("$BIN/gabectl" token create --role admin --name bench | tail -1)
 case "$HOOK_SECRET" in whsec_*) ;; *) echo "run_bench: no whsec_ secret from gabectl" >&2; exit 1 ;; esac
 
@@ -357,6 +364,78 @@ CEIL_STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.gifts WHERE 
 CEIL_RPS=$(awk -v n="$ROWS" -v s="$CEIL_S" 'BEGIN { printf "%.0f", n / s }')
 log "F: $ROWS rows in ${CEIL_S}s = $CEIL_RPS rows/s; CPU: $CPU_F"
 
+# --- G/H: an import in which most donors are new, and its ceiling ---------------------------------
+# Every gift names one of NEW_DONORS refs that no earlier phase used (each ref six times, spread
+# over the file), so the import creates a placeholder donor and a ref row for each of them.
+log "generating $NEW_ROWS gifts from $NEW_DONORS new donor refs"
+awk -v n="$NEW_ROWS" -v donors="$NEW_DONORS" -v tmp="$TMP" 'BEGIN {
+  srand(7)
+  for (i = 1; i <= n; i++) {
+    d = (i * 7919) % donors; cents = 500 + int(rand() * 20000)
+    day = sprintf("2025-%02d-%02d", 1 + int(rand() * 12), 1 + int(rand() * 28))
+    line = sprintf("{\"id\":\"new-%d\",\"source\":\"bench_new\",\"type\":\"gift.created\",\"timestamp\":\"2026-11-24T10:00:00Z\",\"data\":{\"gift_ref\":\"ng-%d\",\"donor_ref\":\"nd-%d\",\"amount\":\"%d.%02d\",\"currency\":\"EUR\",\"received_on\":\"%s\",\"channel\":\"online\"}}", i, i, d, cents / 100, cents % 100, day)
+    print line > (tmp "/new.ndjson")
+    half = (i <= n / 2) ? 1 : 2
+    printf "bench_newceil\tnew-%d\tgift.created\timport\tnd-%d\t2026-11-24T10:00:00Z\t%s\tprocessed\n", i, d, line > (tmp "/newceil_inbox." half)
+    printf "bench_newceil\tng-%d\t%d\t%d\tEUR\t%s\tonline\tcompleted\t2026-11-24T10:00:00Z\n", i, d, cents, day > (tmp "/newceil_gifts." half)
+  }
+}'
+[ "$(wc -l <"$TMP/new.ndjson")" -eq "$NEW_ROWS" ] || { echo "run_bench: NDJSON generation failed" >&2; exit 1; }
+
+psql -X -q "$BASE_URL" -c CHECKPOINT
+log "G: POST /v1/import of $NEW_ROWS gifts from $NEW_DONORS new donor refs (fresh source bench_new)"
+phase_begin
+NEW_RC=0
+run_child curl -sS --max-time 900 --data-binary @"$TMP/new.ndjson" \
+  -H 'Content-Type: application/x-ndjson' \
+  -H "Authorization: Bearer $TOKEN" -o "$TMP/new.out" -w '%{http_code}' \
+  "http://127.0.0.1:$PORT/v1/import" >"$TMP/new.code" || NEW_RC=$?
+[ "$NEW_RC" = 0 ] || { echo "run_bench: the import request failed (curl exit $NEW_RC)" >&2; check_service; exit 1; }
+phase_end CPU_G NEW_S
+NEW_CODE=$(cat "$TMP/new.code")
+NEW_JSON=$(cat "$TMP/new.out")
+[ "$NEW_CODE" = 200 ] || { echo "run_bench: import answered $NEW_CODE: $NEW_JSON" >&2; exit 1; }
+NEW_PROCESSED=$(json_num "$NEW_JSON" processed)
+NEW_STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.gifts WHERE source = 'bench_new'")
+NEW_DONORS_STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.donors WHERE source = 'bench_new'")
+NEW_RPS=$(awk -v n="$NEW_PROCESSED" -v s="$NEW_S" 'BEGIN { printf "%.0f", n / s }')
+log "G: processed $NEW_PROCESSED (stored $NEW_STORED gifts, $NEW_DONORS_STORED donors) in ${NEW_S}s = $NEW_RPS rows/s; CPU: $CPU_G"
+
+# The donor rows get ids above every id in use; the sequence is moved past them afterwards.
+NEW_BASE=$(psql -X -At "$APP_URL" -c "SELECT COALESCE(max(id), 0) + 1000 FROM donor.donors")
+awk -v donors="$NEW_DONORS" -v base="$NEW_BASE" -v tmp="$TMP" 'BEGIN {
+  for (d = 0; d < donors; d++) {
+    half = (d < donors / 2) ? 1 : 2
+    printf "%d\tbench_newceil\tnd-%d\ttrue\n", base + d, d > (tmp "/newceil_donors." half)
+    printf "bench_newceil\tnd-%d\t%d\n", d, base + d > (tmp "/newceil_refs." half)
+  }
+}'
+for half in 1 2; do  # gifts name their donor by id
+  awk -F '\t' -v OFS='\t' -v base="$NEW_BASE" '{ $3 = base + $3; print }' "$TMP/newceil_gifts.$half" >"$TMP/newceil_gifts_ids.$half"
+done
+psql -X -q "$BASE_URL" -c CHECKPOINT
+log "H: psql \\copy of the same rows plus a donor and a ref row per new ref, two sessions"
+new_ceiling_copy() {
+  psql -X -q -v ON_ERROR_STOP=1 "$APP_URL" \
+    -c "\\copy donor.donors (id, source, ref, is_placeholder) FROM '$TMP/newceil_donors.$1'" \
+    -c "\\copy ingest.donor_refs (source, ref, donor_id) FROM '$TMP/newceil_refs.$1'" \
+    -c "\\copy ingest.inbox (source, event_id, type, adapter, donor_ref, occurred_at, raw, status) FROM '$TMP/newceil_inbox.$1'" \
+    -c "\\copy donor.gifts (source, ref, donor_id, amount_cents, currency, received_on, channel, status, updated_at) FROM '$TMP/newceil_gifts_ids.$1'"
+}
+phase_begin
+new_ceiling_copy 1 & NCEIL1=$!
+new_ceiling_copy 2 & NCEIL2=$!
+NCEIL_RC=0
+wait "$NCEIL1" || NCEIL_RC=$?
+wait "$NCEIL2" || NCEIL_RC=$?
+phase_end CPU_H NCEIL_S
+[ "$NCEIL_RC" = 0 ] || { echo "run_bench: the ceiling \\copy for new donors failed" >&2; exit 1; }
+psql -X -q "$APP_URL" -c "SELECT setval(pg_get_serial_sequence('donor.donors', 'id'), (SELECT max(id) FROM donor.donors))" >/dev/null
+NCEIL_STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.gifts WHERE source = 'bench_newceil'")
+[ "$NCEIL_STORED" -eq "$NEW_ROWS" ] || { echo "run_bench: the ceiling \\copy stored $NCEIL_STORED of $NEW_ROWS gifts" >&2; exit 1; }
+NCEIL_RPS=$(awk -v n="$NEW_ROWS" -v s="$NCEIL_S" 'BEGIN { printf "%.0f", n / s }')
+log "H: $NEW_ROWS gifts and $NEW_DONORS donors in ${NCEIL_S}s = $NCEIL_RPS gift rows/s; CPU: $CPU_H"
+
 # --- the table ---------------------------------------------------------------------------------
 verdict() { awk -v ok="$1" 'BEGIN { print (ok ? "pass" : "FAIL") }'; }
 log "E: gabectl demo-data to a file (100,000 donors)"
@@ -374,15 +453,14 @@ HOOK_RATIO=$(awk -v a="$HOOK_RPS" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.2f", a 
 IMPORT_RATIO=$(awk -v a="$IMPORT_RPS" -v b="$COPY_RPS" 'BEGIN { printf "%.2f", a / b }')
 CEIL_RATIO=$(awk -v a="$CEIL_RPS" -v b="$COPY_RPS" 'BEGIN { printf "%.2f", a / b }')
 IMPORT_OF_CEIL=$(awk -v a="$IMPORT_RPS" -v b="$CEIL_RPS" 'BEGIN { printf "%.0f", 100 * a / b }')
-if awk -v r="$CEIL_RATIO" 'BEGIN { exit !(r < 0.35) }'; then
-  CEIL_VERDICT="Since the ceiling itself is below the 0.35 target, no import that keeps these rows can meet the target on this machine."
-else
-  CEIL_VERDICT="The ceiling is above the 0.35 target here, so the target is reachable in principle on this machine."
-fi
+IMPORT_CEIL_RATIO=$(awk -v a="$IMPORT_RPS" -v b="$CEIL_RPS" 'BEGIN { printf "%.2f", a / b }')
+NEW_CEIL_RATIO=$(awk -v a="$NEW_RPS" -v b="$NCEIL_RPS" 'BEGIN { printf "%.2f", a / b }')
 HOOK_VALID=$(( HOOK_NON200 == 0 && HOOK_ERRORS == 0 ))
-IMPORT_VALID=$(( IMPORT_PROCESSED == ROWS && STORED == ROWS ))
+IMPORT_VALID=$(( IMPORT_PROCESSED == ROWS && STORED == ROWS && NEW_PROCESSED == NEW_ROWS && NEW_STORED == NEW_ROWS && NEW_DONORS_STORED == NEW_DONORS ))
 HOOK_OK=$(awk -v r="$HOOK_RATIO" -v p="$(json_num "$LG" p99_ms)" -v v="$HOOK_VALID" 'BEGIN { print (v && r >= 0.5 && p <= 25) ? 1 : 0 }')
-IMPORT_OK=$(awk -v r="$IMPORT_RATIO" -v v="$IMPORT_VALID" 'BEGIN { print (v && r >= 0.35) ? 1 : 0 }')
+# spec/quality.md: an import reaches at least 0.4 x its ceiling, measured in the same run.
+IMPORT_OK=$(awk -v r="$IMPORT_CEIL_RATIO" -v v="$IMPORT_VALID" 'BEGIN { print (v && r >= 0.4) ? 1 : 0 }')
+NEW_OK=$(awk -v r="$NEW_CEIL_RATIO" -v v="$IMPORT_VALID" 'BEGIN { print (v && r >= 0.4) ? 1 : 0 }')
 fmt() {  # 12345.6 -> 12,346
   awk -v x="$1" 'BEGIN { s = sprintf("%.0f", x); out = ""
     while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
@@ -391,7 +469,7 @@ fmt() {  # 12345.6 -> 12,346
 HOOK_NOTE=""
 [ "$HOOK_VALID" = 1 ] || HOOK_NOTE=" — invalid: $HOOK_NON200 non-200 answers, $HOOK_ERRORS connection errors"
 IMPORT_NOTE=""
-[ "$IMPORT_VALID" = 1 ] || IMPORT_NOTE=" — invalid: $IMPORT_PROCESSED processed, $STORED stored of $ROWS"
+[ "$IMPORT_VALID" = 1 ] || IMPORT_NOTE=" — invalid: $IMPORT_PROCESSED processed, $STORED stored of $ROWS; new donors: $NEW_PROCESSED processed, $NEW_STORED gifts and $NEW_DONORS_STORED donors stored of $NEW_ROWS and $NEW_DONORS"
 
 MEM_GB=$(awk '/^MemTotal:/ { printf "%.1f", $2 / 1048576 }' /proc/meminfo)
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
@@ -407,8 +485,9 @@ TABLE=$(cat <<EOF
 | what | measured | reference (same run) | ratio | target | result |
 | --- | --- | --- | --- | --- | --- |
 | webhook ingest, signed gift.created, $CONNS keep-alive connections, ${SECONDS_PER_PHASE} s | $(fmt "$HOOK_RPS") req/s, p50 $HOOK_P50 ms, p99 $HOOK_P99 ms, max $HOOK_MAX ms ($(fmt "$HOOK_REQ") requests, $HOOK_NON200 non-200)$HOOK_NOTE | pgbench -c $CONNS -j 2, one INSERT … ON CONFLICT DO NOTHING per transaction: $(fmt "$PGBENCH_TPS") tps | $HOOK_RATIO | ≥ 0.50, p99 ≤ 25 ms | $(verdict "$HOOK_OK") |
-| bulk import, POST /v1/import, $(fmt "$ROWS") gift.created lines | $(fmt "$IMPORT_RPS") rows/s ($IMPORT_S s)$IMPORT_NOTE | psql \\copy of the same rows as CSV into a bare table with PRIMARY KEY (source, ref): $(fmt "$COPY_RPS") rows/s ($COPY_S s) | $IMPORT_RATIO | ≥ 0.35 | $(verdict "$IMPORT_OK") |
-| ceiling for any import: \\copy of the same rows straight into ingest.inbox and donor.gifts (raw line, every index), two sessions, nothing checked | $(fmt "$CEIL_RPS") rows/s ($CEIL_S s); the import reaches ${IMPORT_OF_CEIL} % of it | the same \\copy reference | $CEIL_RATIO | — | — |
+| bulk import, POST /v1/import, $(fmt "$ROWS") gift.created lines from 10,000 new refs | $(fmt "$IMPORT_RPS") rows/s ($IMPORT_S s)$IMPORT_NOTE | its ceiling: \\copy of the same rows straight into ingest.inbox and donor.gifts (raw line, every index), two sessions, nothing checked: $(fmt "$CEIL_RPS") rows/s ($CEIL_S s) | $IMPORT_CEIL_RATIO | ≥ 0.40 | $(verdict "$IMPORT_OK") |
+| bulk import when most donors are new, $(fmt "$NEW_ROWS") gift.created lines from $(fmt "$NEW_DONORS") new refs | $(fmt "$NEW_RPS") rows/s ($NEW_S s) | its ceiling: \\copy of the same inbox and gift rows plus $(fmt "$NEW_DONORS") donor rows and ref rows, two sessions: $(fmt "$NCEIL_RPS") gift rows/s ($NCEIL_S s) | $NEW_CEIL_RATIO | ≥ 0.40 | $(verdict "$NEW_OK") |
+| for scale: psql \\copy of the $(fmt "$ROWS") gifts as CSV into a bare table with PRIMARY KEY (source, ref) | $(fmt "$COPY_RPS") rows/s ($COPY_S s) | — | import $IMPORT_RATIO, ceiling $CEIL_RATIO of it | — | — |
 | demo data, \`gabectl demo-data --donors 100000\` to a file | $(fmt "$DEMO_RPS") events/s ($(fmt "$DEMO_EVENTS") events, $DEMO_S s) | — | — | ≥ 200,000 events/s | $(verdict "$DEMO_OK") |
 EOF
 )
@@ -420,6 +499,8 @@ CPU_TABLE=$(cat <<EOF
 | C \\copy | $CPU_C |
 | D import | $CPU_D |
 | F ceiling | $CPU_F |
+| G import, new donors | $CPU_G |
+| H ceiling, new donors | $CPU_H |
 EOF
 )
 
@@ -473,6 +554,9 @@ $CPU_TABLE
 - **\\copy reference.** The same rows as CSV (source, ref, donor ref, amount in cents,
   currency, received on, channel) loaded with \`psql -c "\\copy gifts_bare FROM file CSV"\`
   into an empty table with \`PRIMARY KEY (source, ref)\`; rows/s = rows / wall time of psql.
+- **Import, most donors new.** $(fmt "$NEW_ROWS") \`gift.created\` lines under a fresh source,
+  naming $(fmt "$NEW_DONORS") donor refs that Gabe has never seen, six gifts each spread over
+  the file, so the import creates a placeholder donor and a ref row for each.
 - **Ceiling.** What an import has to write at the least: for each line, the inbox row (the
   raw line, idempotency key, donor ref for erasure) and the gift row, loaded with
   \`\\copy\` straight into \`ingest.inbox\` and \`donor.gifts\` (with all their indexes), half
@@ -484,11 +568,15 @@ $CPU_TABLE
 
 Each imported line has to be stored twice: raw in \`ingest.inbox\` (unique by source
 and event id, findable by donor ref for erasure) and as a row of \`donor.gifts\` (unique by
-source and ref, indexed by donor). The ceiling row writes exactly those rows with
-\`\\copy\`, in parallel and without any checks: $CEIL_RATIO × the bare-table reference in
-this run. The import, which on top of that parses, validates, deduplicates, resolves donors
-and keeps the newest version of each gift, reaches ${IMPORT_OF_CEIL} % of the ceiling.
-$CEIL_VERDICT
+source and ref, indexed by donor); a donor ref seen for the first time also needs a
+placeholder row in \`donor.donors\` and a row in \`ingest.donor_refs\`. The ceilings write
+exactly those rows with \`\\copy\`, in parallel and without any checks. The import, which on
+top of that parses, validates, deduplicates, resolves donors and keeps the newest version of
+each gift, reaches ${IMPORT_OF_CEIL} % of its ceiling with 10,000 donors and
+$(awk -v r="$NEW_CEIL_RATIO" 'BEGIN { printf "%.0f", 100 * r }') % with $(fmt "$NEW_DONORS") new
+donors; spec/quality.md asks for 40 %. (Against a bare one-index table, the first ceiling is
+$CEIL_RATIO × and the import $IMPORT_RATIO ×: most of an import's cost is the rows the data
+model makes it write.)
 
 A CHECKPOINT runs before each phase. The load generators share the machine's $NPROC cores
 with PostgreSQL and the service, as the reference clients do.
@@ -496,7 +584,7 @@ with PostgreSQL and the service, as the reference clients do.
 ## Reproduce
 
 \`\`\`sh
-./run bench        # builds, then runs bench/run_bench.sh build/bin (about 70 s after the build)
+./run bench        # builds, then runs bench/run_bench.sh build/bin (about 2 minutes after the build)
 \`\`\`
 
 Shorter runs for a quick look: \`GABE_BENCH_SECONDS=5 GABE_BENCH_DOCS=- bench/run_bench.sh build/bin\`.
@@ -508,7 +596,7 @@ if [ "$HOOK_VALID" != 1 ] || [ "$IMPORT_VALID" != 1 ]; then
   echo "run_bench: the measurement is invalid (errors above)" >&2
   exit 1
 fi
-if [ "$STRICT" = 1 ] && { [ "$HOOK_OK" != 1 ] || [ "$IMPORT_OK" != 1 ]; }; then
+if [ "$STRICT" = 1 ] && { [ "$HOOK_OK" != 1 ] || [ "$IMPORT_OK" != 1 ] || [ "$NEW_OK" != 1 ]; }; then
   echo "run_bench: a target was missed" >&2
   exit 1
 fi

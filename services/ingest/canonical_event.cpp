@@ -138,8 +138,7 @@ void map_gift(FieldReader& r, JsonWriter& w, std::optional<GiftColumns>& gift) {
   auto gift_ref = r.string("gift_ref", true);
   auto donor_ref = r.string("donor_ref", true);
   auto amount = r.money("amount", true);
-  auto currency = r.string("currency", false, 3).value_or("EUR");
-  if (!all_upper_letters(currency, 3)) r.add_error("currency", "must be an ISO 4217 code like EUR");
+  auto currency = r.currency("currency");
   auto received_on = r.date("received_on", true);
   GiftColumns g;
   g.campaign_ref = r.string("campaign_ref");
@@ -169,8 +168,7 @@ void map_recurring(FieldReader& r, JsonWriter& w) {
   put(w, "recurring_ref", r.string("recurring_ref", true));
   put(w, "donor_ref", r.string("donor_ref", true));
   put(w, "amount_cents", r.money("amount", true));
-  auto currency = r.string("currency", false, 3).value_or("EUR");
-  if (!all_upper_letters(currency, 3)) r.add_error("currency", "must be an ISO 4217 code like EUR");
+  auto currency = r.currency("currency");
   w.field("currency", currency);
   put(w, "interval", r.one_of("interval", kIntervals, true));
   put(w, "status", r.one_of("status", kRecurringStatuses, true));
@@ -197,8 +195,6 @@ void map_campaign(FieldReader& r, JsonWriter& w) {
   }
 }
 
-}  // namespace
-
 // The person an event names, also when it is rejected, so that erasure can find it.
 std::string donor_ref_of(const JsonValue& data) {
   const JsonValue* ref = member(data, "donor_ref");
@@ -206,6 +202,8 @@ std::string donor_ref_of(const JsonValue& data) {
     return {ref->GetString(), ref->GetStringLength()};
   return {};
 }
+
+}  // namespace
 
 bool is_known_event_type(std::string_view type) {
   return std::find(kEventTypes.begin(), kEventTypes.end(), type) != kEventTypes.end();

@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string_view>
 
+#include "gabe/values.hpp"
+
 namespace gabe::ingest {
 
 namespace {
@@ -39,16 +41,45 @@ void copy_text(rapidjson::Document& d, const JsonValue& values, std::string_view
   if (auto s = as_text(values, from)) set_string(d, to, *s);
 }
 
-// "2026-11-20 10:00:00" or "2026-11-20": the calendar day.
+// The calendar day of a CiviCRM date: "2026-11-20", "2026-11-20 10:00:00" (APIv3/v4) or
+// "20261120100000" (older CiviCRM). Anything else is copied as it is, for validation to name.
+std::optional<std::string> civicrm_day(std::string_view s) {
+  auto is_digits = [](std::string_view t) {
+    return !t.empty() && t.find_first_not_of("0123456789") == std::string_view::npos;
+  };
+  auto is_clock = [&](std::string_view t) {  // HH:MM:SS
+    return t.size() == 8 && t[2] == ':' && t[5] == ':' && is_digits(t.substr(0, 2)) &&
+           is_digits(t.substr(3, 2)) && is_digits(t.substr(6, 2)) && t.substr(0, 2) < "24" &&
+           t.substr(3, 2) < "60" && t.substr(6, 2) < "61";
+  };
+  std::string day;
+  if (s.size() == 10 || (s.size() == 19 && s[10] == ' ' && is_clock(s.substr(11)))) {
+    day = std::string(s.substr(0, 10));
+  } else if (s.size() == 14 && is_digits(s)) {
+    day = std::string(s.substr(0, 4)) + "-" + std::string(s.substr(4, 2)) + "-" +
+          std::string(s.substr(6, 2));
+    if (!is_clock(std::string(s.substr(8, 2)) + ":" + std::string(s.substr(10, 2)) + ":" +
+                  std::string(s.substr(12, 2)))) {
+      return std::nullopt;
+    }
+  } else {
+    return std::nullopt;
+  }
+  if (!is_valid_date(day)) return std::nullopt;
+  return day;
+}
+
 void copy_date(rapidjson::Document& d, const JsonValue& values, std::string_view from,
                const char* to) {
   const JsonValue* v = member(values, from);
   if (!v) return;
-  if (v->IsString() && v->GetStringLength() >= 10) {
-    set_string(d, to, std::string(v->GetString(), 10));
-  } else {
-    copy(d, values, from, to);  // let validation name the bad value
+  if (v->IsString()) {
+    if (auto day = civicrm_day(std::string_view(v->GetString(), v->GetStringLength()))) {
+      set_string(d, to, *day);
+      return;
+    }
   }
+  copy(d, values, from, to);  // let validation name the bad value
 }
 
 bool flag(const JsonValue& values, std::string_view key) {

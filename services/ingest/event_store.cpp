@@ -1,10 +1,73 @@
 #include "event_store.hpp"
 
 #include <array>
+#include <iterator>
 
 #include "gabe/db.hpp"
 
 namespace gabe::ingest {
+
+namespace {
+
+// The typed columns of a valid gift, or nullptr (then they are NULL).
+const GiftColumns* gift_of(const CanonicalEvent& e) {
+  return e.gift && !e.reject ? &*e.gift : nullptr;
+}
+
+template <auto Field>
+void add_gift(db::ArrayLiteral& c, const CanonicalEvent& e) {
+  if (const GiftColumns* g = gift_of(e)) {
+    c.add(g->*Field);
+  } else {
+    c.add_null();
+  }
+}
+
+constexpr BatchColumn kBatchColumns[] = {
+    {"source", "text", [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add(e.source); }},
+    {"event_id", "text", [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add(e.event_id); }},
+    {"type", "text", [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add(e.type); }},
+    {"occurred_at", "timestamptz",
+     [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add(e.occurred_at); }},
+    {"raw", "text", [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add(e.raw); }},
+    {"adapter", "text", [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add(e.adapter); }},
+    {"donor_ref", "text",
+     [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add_or_null(e.donor_ref); }},
+    {"reject", "text", [](db::ArrayLiteral& c, const CanonicalEvent& e) { c.add(e.reject); }},
+    {"data", "jsonb",
+     [](db::ArrayLiteral& c, const CanonicalEvent& e) {
+       if (e.reject || e.gift) {
+         c.add_null();
+       } else {
+         c.add(e.data_json);
+       }
+     }},
+    {"gift_ref", "text", add_gift<&GiftColumns::gift_ref>},
+    {"amount_cents", "bigint", add_gift<&GiftColumns::amount_cents>},
+    {"currency", "text", add_gift<&GiftColumns::currency>},
+    {"received_on", "date", add_gift<&GiftColumns::received_on>},
+    {"campaign_ref", "text", add_gift<&GiftColumns::campaign_ref>},
+    {"channel", "text", add_gift<&GiftColumns::channel>},
+    {"fund", "text", add_gift<&GiftColumns::fund>},
+    {"recurring_ref", "text", add_gift<&GiftColumns::recurring_ref>},
+    {"gift_status", "text", add_gift<&GiftColumns::status>},
+};
+constexpr std::size_t kBatchWidth = std::size(kBatchColumns);
+
+}  // namespace
+
+std::span<const BatchColumn> batch_columns() {
+  return kBatchColumns;
+}
+
+std::string apply_events_statement() {
+  std::string sql = "SELECT seq, status, error FROM ingest.apply_events(";
+  for (std::size_t i = 0; i < kBatchWidth; ++i) {
+    if (i > 0) sql += ", ";
+    sql += "$" + std::to_string(i + 1) + "::" + kBatchColumns[i].sql_type + "[]";
+  }
+  return sql + ")";
+}
 
 void prepare_ingest_connection(pqxx::connection& conn) {
   {
@@ -12,11 +75,7 @@ void prepare_ingest_connection(pqxx::connection& conn) {
     tx.exec("SET client_min_messages = warning");
     tx.exec("SELECT ingest.prepare_session()");
   }
-  conn.prepare("apply_events",
-               "SELECT seq, status, error FROM ingest.apply_events("
-               "$1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], "
-               "$7::text[], $8::text[], $9::jsonb[], $10::text[], $11::bigint[], $12::text[], "
-               "$13::date[], $14::text[], $15::text[], $16::text[], $17::text[], $18::text[])");
+  conn.prepare("apply_events", apply_events_statement());
 }
 
 std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
@@ -27,66 +86,14 @@ std::vector<ApplyOutcome> apply_events(pqxx::connection& conn,
 
 std::vector<ApplyOutcome> apply_events(pqxx::transaction_base& tx,
                                        const std::vector<CanonicalEvent>& events) {
-  // One array per column (see migrations/0003_ingest_typed_batches.sql): gifts travel typed,
-  // every other type as its normalised jsonb.
-  enum Column {
-    kSource,
-    kEventId,
-    kType,
-    kOccurredAt,
-    kRaw,
-    kAdapter,
-    kDonorRef,
-    kReject,
-    kData,
-    kGiftRef,
-    kAmount,
-    kCurrency,
-    kReceivedOn,
-    kCampaignRef,
-    kChannel,
-    kFund,
-    kRecurringRef,
-    kGiftStatus,
-    kColumns
-  };
-  std::array<db::ArrayLiteral, kColumns> c;
+  std::array<db::ArrayLiteral, kBatchWidth> columns;
   for (const auto& e : events) {
-    c[kSource].add(e.source);
-    c[kEventId].add(e.event_id);
-    c[kType].add(e.type);
-    c[kOccurredAt].add(e.occurred_at);
-    c[kRaw].add(e.raw);
-    c[kAdapter].add(e.adapter);
-    c[kDonorRef].add_or_null(e.donor_ref);
-    c[kReject].add(e.reject);
-    if (e.gift && !e.reject) {
-      const GiftColumns& g = *e.gift;
-      c[kData].add_null();
-      c[kGiftRef].add(g.gift_ref);
-      c[kAmount].add(g.amount_cents);
-      c[kCurrency].add(g.currency);
-      c[kReceivedOn].add(g.received_on);
-      c[kCampaignRef].add(g.campaign_ref);
-      c[kChannel].add(g.channel);
-      c[kFund].add(g.fund);
-      c[kRecurringRef].add(g.recurring_ref);
-      c[kGiftStatus].add(g.status);
-    } else {
-      if (e.reject) {
-        c[kData].add_null();
-      } else {
-        c[kData].add(e.data_json);
-      }
-      for (int i = kGiftRef; i < kColumns; ++i) c[i].add_null();
-    }
+    for (std::size_t i = 0; i < kBatchWidth; ++i) kBatchColumns[i].add(columns[i], e);
   }
-  auto rows = tx.exec_prepared(
-      "apply_events", c[kSource].take(), c[kEventId].take(), c[kType].take(), c[kOccurredAt].take(),
-      c[kRaw].take(), c[kAdapter].take(), c[kDonorRef].take(), c[kReject].take(), c[kData].take(),
-      c[kGiftRef].take(), c[kAmount].take(), c[kCurrency].take(), c[kReceivedOn].take(),
-      c[kCampaignRef].take(), c[kChannel].take(), c[kFund].take(), c[kRecurringRef].take(),
-      c[kGiftStatus].take());
+  std::vector<std::string> params;
+  params.reserve(kBatchWidth);
+  for (auto& c : columns) params.push_back(c.take());
+  auto rows = tx.exec_prepared("apply_events", pqxx::prepare::make_dynamic_params(params));
   // Only events that were not processed come back (seq from 1).
   std::vector<ApplyOutcome> out;
   out.reserve(events.size());

@@ -5,6 +5,7 @@
 #include <chrono>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,6 +22,20 @@ struct ApplyOutcome {
   std::string status;  // processed, duplicate or rejected
   std::string error;
 };
+
+// The batch contract of ingest.apply_events (migrations/functions/ingest/apply_events.sql):
+// one array parameter per column, named p_<name>, in this order. The prepared statement and
+// the parameter arrays are both built from this table, and tests/sql checks the function's
+// argument list against it. gift.created and gift.updated carry their data in the gift
+// columns and a NULL data; every other type its normalised jsonb in data.
+struct BatchColumn {
+  const char* name;
+  const char* sql_type;  // of one element
+  void (*add)(db::ArrayLiteral& column, const CanonicalEvent& event);
+};
+std::span<const BatchColumn> batch_columns();
+// "SELECT seq, status, error FROM ingest.apply_events($1::text[], ...)".
+std::string apply_events_statement();
 
 // Per connection: the batch work table and the prepared statements.
 void prepare_ingest_connection(pqxx::connection& conn);

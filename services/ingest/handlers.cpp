@@ -4,8 +4,8 @@
 #include <chrono>
 #include <memory>
 
+#include "adapters.hpp"
 #include "canonical_event.hpp"
-#include "civicrm_adapter.hpp"
 #include "event_batcher.hpp"
 #include "event_store.hpp"
 #include "gabe/json.hpp"
@@ -14,6 +14,7 @@
 #include "importer.hpp"
 #include "ndjson.hpp"
 #include "queries.hpp"
+#include "retention.hpp"
 #include "webhook_signature.hpp"
 
 namespace gabe::ingest {
@@ -24,52 +25,6 @@ namespace {
 // for the oldest before it reads on.
 constexpr std::size_t kImportBatch = 2000;
 constexpr std::size_t kImportInFlight = 3;
-
-std::optional<std::string> opt(std::optional<std::string_view> v) {
-  return v ? std::optional<std::string>(std::string(*v)) : std::nullopt;
-}
-
-// A list answer {"items": [...], "next": cursor|null} from rows of (id, json).
-std::string list_json(const pqxx::result& rows, long limit) {
-  JsonWriter w;
-  w.begin_object().key("items").begin_array();
-  std::string last;
-  for (std::size_t i = 0; i < rows.size() && static_cast<long>(i) < limit; ++i) {
-    w.raw(rows[i][1].c_str());
-    last = rows[i][0].c_str();
-  }
-  w.end_array().key("next");
-  if (static_cast<long>(rows.size()) > limit) {
-    w.value(last);
-  } else {
-    w.null();
-  }
-  w.end_object();
-  return w.take();
-}
-
-// Maps one received body with the source's adapter.
-CanonicalEvent map_received(const std::string& adapter, const std::string& source,
-                            const std::string& event_id, const std::string& body,
-                            const std::string& fallback_time) {
-  CanonicalEvent event;
-  event.source = source;
-  event.event_id = event_id;
-  event.raw = body;
-  event.adapter = adapter;
-  auto doc = parse_json(body);
-  if (adapter == "import") {
-    map_import_line(event, *doc, source, fallback_time);
-    event.source = source;  // the inbox row's identity stays what it was
-    event.event_id = event_id;
-  } else if (adapter == "civicrm") {
-    event.occurred_at = fallback_time;
-    map_civicrm_event(event, *doc);
-  } else {
-    map_generic_envelope(event, *doc, fallback_time);
-  }
-  return event;
-}
 
 const char* signature_problem(SignatureCheck check) {
   switch (check) {
@@ -89,16 +44,14 @@ const char* signature_problem(SignatureCheck check) {
 // Why a person acted (an erasure, an export): ?reason= or a JSON body {"reason": "..."}.
 // Kept in the audit entry; at most 500 bytes.
 std::optional<std::string> reason_of(const http::Request& req) {
-  std::optional<std::string> reason = opt(req.query_param("reason"));
+  std::optional<std::string> reason = req.query_text("reason", 500);
   if (!reason && !req.body.empty()) {
-    require_json(req);
+    req.require_json();
     auto doc = parse_json(req.body);
     FieldReader r(*doc);
     reason = r.string("reason", false, 500);
     r.throw_if_errors();
   }
-  if (reason && reason->size() > 500)
-    throw unprocessable("Invalid reason.", {{"reason", "must be at most 500 bytes"}});
   return reason;
 }
 
@@ -119,13 +72,13 @@ class IngestApi {
             [&pool = ctx.pool](const std::vector<CanonicalEvent>& events) {
               return pool.run([&](pqxx::connection& c) { return apply_events(c, events); });
             },
-            static_cast<std::size_t>(config::get_int("GABE_INGEST_WRITERS", 1, 1, 64)),
-            static_cast<std::size_t>(config::get_int("GABE_INGEST_BATCH_MAX", 256, 1, 5000)),
-            std::chrono::microseconds(config::get_int("GABE_INGEST_LINGER_US", 2000, 0, 100000))),
-        webhooks_(prometheus::BuildCounter()
-                      .Name("gabe_ingest_events_total")
-                      .Help("Events received, by channel (webhook/import) and outcome")
-                      .Register(ctx.metrics.registry())) {}
+            static_cast<std::size_t>(ctx.settings.integer("GABE_INGEST_WRITERS")),
+            static_cast<std::size_t>(ctx.settings.integer("GABE_INGEST_BATCH_MAX")),
+            std::chrono::microseconds(ctx.settings.integer("GABE_INGEST_LINGER_US"))),
+        events_(ctx.metrics.counter("gabe_ingest_events_total",
+                                    "Events received, by channel (webhook/import) and outcome",
+                                    {"channel", "outcome"})),
+        retention_(ctx.pool, ctx.metrics, RetentionSettings::from(ctx.settings)) {}
 
   http::Response webhook(http::Request& req) {
     const std::string source(req.param("source"));
@@ -144,7 +97,7 @@ class IngestApi {
       throw unauthorized(signature_problem(check));
     }
     if (id.size() > 200) throw bad_request("The webhook-id is too long.");
-    require_json(req);
+    req.require_json();
     const std::string event_id(id);
     auto fallback = format_instant({std::strtoll(std::string(ts).c_str(), nullptr, 10), 0});
     CanonicalEvent event;
@@ -168,12 +121,9 @@ class IngestApi {
   }
 
   http::Response import(http::Request& req, http::BodyStream& body) {
-    auto ct = req.header("content-type");
-    if (!ct || ct->substr(0, 20) != "application/x-ndjson") {
-      throw unsupported_media_type("The import body must be application/x-ndjson.");
-    }
+    req.require_media_type("application/x-ndjson");
     auto sources = ctx_.pool.run([](pqxx::connection& c) { return load_sources(c); });
-    const auto default_source = opt(req.query_param("source")).value_or("");
+    const auto default_source = req.query_text("source").value_or("");
     Importer importer(
         [this](const std::vector<CanonicalEvent>& events) {
           return ctx_.pool.run([&](pqxx::connection& c) { return apply_events(c, events); });
@@ -188,12 +138,9 @@ class IngestApi {
       splitter.feed({buffer.data(), n});
     splitter.finish();
     const auto& summary = importer.finish();
-    webhooks_.Add({{"channel", "import"}, {"outcome", "processed"}})
-        .Increment(static_cast<double>(summary.processed));
-    webhooks_.Add({{"channel", "import"}, {"outcome", "duplicate"}})
-        .Increment(static_cast<double>(summary.duplicates));
-    webhooks_.Add({{"channel", "import"}, {"outcome", "rejected"}})
-        .Increment(static_cast<double>(summary.rejected));
+    events_.add({"import", "processed"}, static_cast<double>(summary.processed));
+    events_.add({"import", "duplicate"}, static_cast<double>(summary.duplicates));
+    events_.add({"import", "rejected"}, static_cast<double>(summary.rejected));
     log::info("import finished", {{"received", static_cast<std::int64_t>(summary.received)},
                                   {"processed", static_cast<std::int64_t>(summary.processed)},
                                   {"rejected", static_cast<std::int64_t>(summary.rejected)}});
@@ -201,15 +148,11 @@ class IngestApi {
   }
 
   http::Response list_events(http::Request& req) {
-    auto page = parse_page(req);
-    auto status = opt(req.query_param("status"));
-    if (status && *status != "processed" && *status != "rejected") {
-      throw unprocessable("Invalid filter.", {{"status", "must be processed or rejected"}});
-    }
+    const auto page = Page::of(req);
+    const auto status = req.query_enum("status", {"processed", "rejected"});
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(sql::kEvents, status, page.after, page.limit + 1);
-      return http::json_response(200, list_json(rows, page.limit));
+      return paged_list(tx, sql::kEvents, page, status);
     });
   }
 
@@ -281,8 +224,8 @@ class IngestApi {
   }
 
   http::Response donors(http::Request& req) {
-    auto source = opt(req.query_param("source"));
-    auto ref = opt(req.query_param("ref"));
+    const auto source = req.query_text("source");
+    const auto ref = req.query_text("ref");
     if (ref) {
       if (!source) throw unprocessable("Invalid lookup.", {{"source", "is required with ref"}});
       auto id = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<std::int64_t> {
@@ -294,22 +237,20 @@ class IngestApi {
       if (!id) throw not_found("No donor with this source and ref.");
       return donor_by_id(*id);
     }
-    auto page = parse_page(req);
+    const auto page = Page::of(req);
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(sql::kDonorList, source, page.after, page.limit + 1);
-      return http::json_response(200, list_json(rows, page.limit));
+      return paged_list(tx, sql::kDonorList, page, source);
     });
   }
 
   http::Response gifts(http::Request& req) {
     const auto id = parse_id(req.param("id"));
-    auto page = parse_page(req);
+    const auto page = Page::of(req);
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
       if (tx.exec_params(sql::kDonorExists, id).empty()) throw not_found("No such donor.");
-      auto rows = tx.exec_params(sql::kDonorGifts, id, page.after, page.limit + 1);
-      return http::json_response(200, list_json(rows, page.limit));
+      return paged_list(tx, sql::kDonorGifts, page, id);
     });
   }
 
@@ -344,7 +285,7 @@ class IngestApi {
       pqxx::work tx(c);
       auto rows = tx.exec_params(sql::kDonorErased, id);
       if (rows.empty()) throw not_found("No such donor.");
-      tx.exec_params(sql::kEraseDonor, id, req.actor, reason);
+      tx.exec_params(sql::kEraseDonor, id, ctx_.service, req.actor, reason);
       tx.commit();
     });
     JsonWriter w;
@@ -362,14 +303,15 @@ class IngestApi {
     });
   }
 
-  void count(const char* channel, const std::string& outcome) {
-    webhooks_.Add({{"channel", channel}, {"outcome", outcome}}).Increment();
+  void count(std::string_view channel, std::string_view outcome) {
+    events_.add({channel, outcome});
   }
 
   ServiceContext& ctx_;
   SourceRegistry sources_;
   EventBatcher batcher_;
-  prometheus::Family<prometheus::Counter>& webhooks_;
+  Counter events_;
+  RetentionLoop retention_;  // last: stops before the rest goes
 };
 
 }  // namespace

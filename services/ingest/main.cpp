@@ -1,6 +1,7 @@
 #include "event_store.hpp"
 #include "gabe/service.hpp"
 #include "handlers.hpp"
+#include "settings.hpp"
 
 int main(int argc, char** argv) {
   gabe::ServiceSpec spec;
@@ -9,14 +10,8 @@ int main(int argc, char** argv) {
   spec.help =
       "gabe-ingest receives CRM webhooks (Standard Webhooks signed) and NDJSON bulk imports, and "
       "keeps\n"
-      "donors, gifts, consent and the raw-event inbox in PostgreSQL. See docs/ingest.md.\n"
-      "\n"
-      "Ingest settings:\n"
-      "  GABE_INGEST_WRITERS      webhook batches applied at once (group commit; default 1)\n"
-      "  GABE_INGEST_LINGER_US    with several writers: while a batch is being applied, how long "
-      "the next\n"
-      "                           waits to grow (default 2000)\n"
-      "  GABE_INGEST_BATCH_MAX    most webhook events in one batch (default 256)\n";
+      "donors, gifts, consent and the raw-event inbox in PostgreSQL. See docs/ingest.md.\n";
+  spec.settings = gabe::ingest::settings();
   spec.on_connect = gabe::ingest::prepare_ingest_connection;
   spec.register_routes = gabe::ingest::register_routes;
   return gabe::run_service(argc, argv, spec);

@@ -7,7 +7,7 @@ void LineSplitter::emit(std::string_view line) {
   if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
   if (too_long_) {
     on_line_({}, number_, true);
-  } else if (!line.empty()) {
+  } else if (line.find_first_not_of(" \t\r") != std::string_view::npos) {
     on_line_(line, number_, false);
   }
   too_long_ = false;

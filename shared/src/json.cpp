@@ -1,9 +1,16 @@
 #include "gabe/json.hpp"
 
 #include <rapidjson/error/en.h>
+#include <rapidjson/reader.h>
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <charconv>
+#include <cmath>
+#include <string>
+#include <unordered_set>
+
+#include "gabe/text.hpp"
 #include "gabe/values.hpp"
 
 namespace gabe {
@@ -55,6 +62,133 @@ const char* type_name(const JsonValue& v) {
   return "null";
 }
 
+// A decimal number as significant digits without leading or trailing zeros and the exponent
+// of the first one: value = 0.DIGITS x 10^exponent. Equal values have equal forms.
+struct DecimalForm {
+  bool negative = false;
+  std::string digits;
+  long exponent = 0;
+  bool operator==(const DecimalForm&) const = default;
+};
+
+// `text` is a number as JSON writes it (RapidJSON has checked the syntax).
+DecimalForm decimal_form(std::string_view text) {
+  DecimalForm f;
+  std::size_t i = 0;
+  if (i < text.size() && text[i] == '-') {
+    f.negative = true;
+    ++i;
+  }
+  long point = 0;
+  bool after_point = false;
+  for (; i < text.size() && text[i] != 'e' && text[i] != 'E'; ++i) {
+    if (text[i] == '.') {
+      after_point = true;
+    } else {
+      f.digits.push_back(text[i]);
+      if (!after_point) ++point;
+    }
+  }
+  long exponent = 0;
+  if (i < text.size()) {
+    ++i;
+    bool negative_exponent = false;
+    if (i < text.size() && (text[i] == '+' || text[i] == '-')) negative_exponent = text[i++] == '-';
+    for (; i < text.size(); ++i) {
+      if (exponent < 100000) exponent = exponent * 10 + (text[i] - '0');
+    }
+    if (negative_exponent) exponent = -exponent;
+  }
+  std::size_t first = f.digits.find_first_not_of('0');
+  if (first == std::string::npos) return DecimalForm{};  // zero, whatever its sign
+  std::size_t last = f.digits.find_last_not_of('0');
+  f.digits = f.digits.substr(first, last - first + 1);
+  f.exponent = point + exponent - static_cast<long>(first);
+  return f;
+}
+
+// Builds the document from RapidJSON's events and refuses what its DOM would take silently:
+// duplicate keys (RapidJSON keeps both and lookups find the first), text that is not valid
+// UTF-8 (RapidJSON 1.1.0 turns a lone "\udc00" escape into bytes that are not), and numbers
+// that a double cannot hold as written (19.990000000000001 would become 19.99).
+class StrictBuilder {
+ public:
+  explicit StrictBuilder(rapidjson::Document& doc) : doc_(&doc) {}
+  void attach(rapidjson::Document& doc) { doc_ = &doc; }
+  const std::string& error() const { return error_; }
+
+  // RapidJSON's handler interface names these methods.
+  // NOLINTBEGIN(readability-identifier-naming)
+  bool Null() { return doc_->Null(); }
+  bool Bool(bool b) { return doc_->Bool(b); }
+  bool Int(int i) { return doc_->Int(i); }
+  bool Uint(unsigned u) { return doc_->Uint(u); }
+  bool Int64(std::int64_t i) { return doc_->Int64(i); }
+  bool Uint64(std::uint64_t u) { return doc_->Uint64(u); }
+  bool Double(double d) { return doc_->Double(d); }
+
+  bool RawNumber(const char* str, rapidjson::SizeType length, bool) {
+    std::string_view text(str, length);
+    if (text.find_first_of(".eE") == std::string_view::npos) {
+      if (text.front() == '-') {
+        std::int64_t i = 0;
+        if (std::from_chars(text.data(), text.data() + text.size(), i).ec == std::errc{}) {
+          return doc_->Int64(i);
+        }
+      } else {
+        std::uint64_t u = 0;
+        if (std::from_chars(text.data(), text.data() + text.size(), u).ec == std::errc{}) {
+          return doc_->Uint64(u);
+        }
+      }
+    }
+    const std::string copy(text);
+    const double d = std::strtod(copy.c_str(), nullptr);
+    char shortest[64];
+    auto written = std::to_chars(shortest, shortest + sizeof shortest, d);
+    if (!std::isfinite(d) || written.ec != std::errc{} ||
+        !(decimal_form(std::string_view(shortest, written.ptr - shortest)) == decimal_form(text))) {
+      return fail("The number " + copy.substr(0, 40) +
+                  " has more digits than can be kept exactly; send it as a string");
+    }
+    return doc_->Double(d);
+  }
+
+  bool String(const char* str, rapidjson::SizeType length, bool copy) {
+    if (!is_valid_utf8(std::string_view(str, length))) return fail("A string is not valid UTF-8");
+    return doc_->String(str, length, copy);
+  }
+  bool Key(const char* str, rapidjson::SizeType length, bool copy) {
+    std::string_view key(str, length);
+    if (!is_valid_utf8(key)) return fail("A key is not valid UTF-8");
+    if (!keys_.back().emplace(key).second) {
+      return fail("The key \"" + std::string(key.substr(0, 64)) + "\" appears twice in one object");
+    }
+    return doc_->Key(str, length, copy);
+  }
+  bool StartObject() {
+    keys_.emplace_back();
+    return doc_->StartObject();
+  }
+  bool EndObject(rapidjson::SizeType count) {
+    keys_.pop_back();
+    return doc_->EndObject(count);
+  }
+  bool StartArray() { return doc_->StartArray(); }
+  bool EndArray(rapidjson::SizeType count) { return doc_->EndArray(count); }
+  // NOLINTEND(readability-identifier-naming)
+
+ private:
+  bool fail(std::string message) {
+    error_ = std::move(message);
+    return false;
+  }
+
+  rapidjson::Document* doc_;
+  std::vector<std::unordered_set<std::string>> keys_;
+  std::string error_;
+};
+
 }  // namespace
 
 std::unique_ptr<rapidjson::Document> parse_json(std::string_view text, JsonLimits limits) {
@@ -63,13 +197,25 @@ std::unique_ptr<rapidjson::Document> parse_json(std::string_view text, JsonLimit
                       " levels is not accepted.");
   }
   auto doc = std::make_unique<rapidjson::Document>();
-  constexpr unsigned kFlags =
-      rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag;
-  doc->Parse<kFlags>(text.data(), text.size());
-  if (doc->HasParseError()) {
-    throw bad_request(std::string("Invalid JSON at offset ") +
-                      std::to_string(doc->GetErrorOffset()) + ": " +
-                      rapidjson::GetParseError_En(doc->GetParseError()));
+  StrictBuilder builder(*doc);
+  rapidjson::ParseResult result;
+  auto generate = [&](rapidjson::Document& handler) {
+    builder.attach(handler);
+    rapidjson::Reader reader;
+    rapidjson::MemoryStream stream(text.data(), text.size());
+    constexpr unsigned kFlags = rapidjson::kParseIterativeFlag |
+                                rapidjson::kParseValidateEncodingFlag |
+                                rapidjson::kParseNumbersAsStringsFlag;
+    result = reader.Parse<kFlags>(stream, builder);
+    return !result.IsError();
+  };
+  doc->Populate(generate);
+  if (result.IsError()) {
+    if (!builder.error().empty()) {
+      throw bad_request(builder.error() + " (at offset " + std::to_string(result.Offset()) + ")");
+    }
+    throw bad_request(std::string("Invalid JSON at offset ") + std::to_string(result.Offset()) +
+                      ": " + rapidjson::GetParseError_En(result.Code()));
   }
   return doc;
 }
@@ -173,8 +319,8 @@ std::optional<std::int64_t> FieldReader::money(std::string_view key, bool requir
   if (v->IsString()) {
     cents = parse_money(std::string_view(v->GetString(), v->GetStringLength()));
   } else if (v->IsNumber()) {
-    // The number's own text is not kept by RapidJSON; re-serialise the double and accept it
-    // only if it is exactly representable with two decimals.
+    // parse_json only lets through numbers that a double holds exactly as written, so the
+    // double's shortest text is the number's own text.
     cents = money_from_double(v->GetDouble());
   }
   if (!cents) {
@@ -190,6 +336,13 @@ std::optional<std::int64_t> FieldReader::money(std::string_view key, bool requir
     return std::nullopt;
   }
   return cents;
+}
+
+std::string FieldReader::currency(std::string_view key, std::string fallback) {
+  auto code = string(key, false, 3);
+  if (!code) return fallback;
+  if (!is_currency_code(*code)) add_error(key, "must be an ISO 4217 currency code like EUR");
+  return *code;
 }
 
 std::optional<std::string> FieldReader::date(std::string_view key, bool required) {

@@ -37,11 +37,18 @@ std::string quoted(std::string_view s) {
   return w.take();
 }
 
+void set_level(Level level) {
+  g_level.store(static_cast<int>(level));
+}
+bool enabled(Level level) {
+  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
+}
+
 }  // namespace
 
-void init(std::string_view service) {
+void init(std::string_view service, std::string_view level) {
   g_service = std::string(service);
-  std::string v = config::get("GABE_LOG_LEVEL", "info");
+  const std::string v(level);
   if (v == "debug")
     set_level(Level::debug);
   else if (v == "info")
@@ -52,13 +59,6 @@ void init(std::string_view service) {
     set_level(Level::error);
   else
     throw ConfigError("GABE_LOG_LEVEL=" + v + " is not one of debug, info, warn, error");
-}
-
-void set_level(Level level) {
-  g_level.store(static_cast<int>(level));
-}
-bool enabled(Level level) {
-  return static_cast<int>(level) >= g_level.load(std::memory_order_relaxed);
 }
 
 Field::Field(std::string_view key, std::string_view value)

@@ -2,73 +2,54 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
-#include "gabe/json.hpp"
 #include "gabe/log.hpp"
 #include "gabe/migrations.hpp"
+#include "platform_queries.hpp"
 
 namespace gabe {
 
 namespace {
 
-constexpr const char* kCommonHelp = R"(
-Environment:
-  GABE_DATABASE_URL        libpq URI or conninfo of the database (required)
-  GABE_LISTEN              host:port to listen on (default 127.0.0.1:%PORT%)
-  GABE_LOG_LEVEL           debug, info, warn or error (default info); JSON lines on stderr
-  GABE_HTTP_WORKERS        worker threads for request handling (default 64)
-  GABE_HTTP_IO_THREADS     I/O threads (default 1)
-  GABE_HTTP_BODY_LIMIT     largest accepted request body in bytes (default 1048576)
-  GABE_HTTP_HEADER_LIMIT   largest accepted request header in bytes (default 8192)
-  GABE_HTTP_READ_TIMEOUT   seconds a client has to send a request (default 15)
-  GABE_HTTP_MAX_CONNECTIONS  open connections at most (default 2048)
-  GABE_DB_POOL_SIZE        database connections at most (default 16)
+// The server's settings from the table; the fixed timeouts keep ServerOptions' values.
+http::ServerOptions server_options(const config::Settings& settings) {
+  http::ServerOptions o;
+  o.listen = settings.endpoint("GABE_LISTEN");
+  o.io_threads = static_cast<int>(settings.integer("GABE_HTTP_IO_THREADS"));
+  o.workers = static_cast<int>(settings.integer("GABE_HTTP_WORKERS"));
+  o.body_limit = static_cast<std::size_t>(settings.integer("GABE_HTTP_BODY_LIMIT"));
+  o.header_limit = static_cast<std::size_t>(settings.integer("GABE_HTTP_HEADER_LIMIT"));
+  o.read_timeout = std::chrono::seconds(settings.integer("GABE_HTTP_READ_TIMEOUT"));
+  o.max_connections = static_cast<std::size_t>(settings.integer("GABE_HTTP_MAX_CONNECTIONS"));
+  // Unset, the default fits the file limit: connections must leave room for the database
+  // pool and the files the process opens, or accept fails with EMFILE and new clients wait.
+  // A value set explicitly is taken as given.
+  const char* set = std::getenv("GABE_HTTP_MAX_CONNECTIONS");
+  if (set == nullptr || *set == '\0') {
+    const auto reserve = 64 + static_cast<std::size_t>(settings.integer("GABE_DB_POOL_SIZE"));
+    o.max_connections = std::min(o.max_connections, http::connections_for_file_limit(reserve));
+  }
+  return o;
+}
 
-Endpoints common to every service: GET /healthz, GET /readyz, GET /metrics, GET /v1/audit.
-)";
+std::string help_text(const ServiceSpec& spec, const config::SettingsTable& table) {
+  return "Usage: gabe-" + spec.name + " [--help]\n\n" + spec.help +
+         "\nEnvironment (an empty variable counts as unset):\n" + config::help_text(table) +
+         "\nEndpoints common to every service: GET /healthz, GET /readyz, GET /metrics, GET "
+         "/v1/audit.\n";
+}
 
-void list_audit(ServiceContext& ctx, http::Request& req, http::Response& res) {
-  auto page = parse_page(req);
-  auto action = req.query_param("action");
-  auto entity = req.query_param("entity");
-  res.body = ctx.pool.run([&](pqxx::connection& c) {
+http::Response list_audit(ServiceContext& ctx, const http::Request& req) {
+  const auto page = Page::of(req);
+  const auto action = req.query_text("action");
+  const auto entity = req.query_text("entity");
+  return ctx.pool.run([&](pqxx::connection& c) {
     pqxx::nontransaction tx(c);
-    auto rows = tx.exec_params(
-        "SELECT id, to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), actor, "
-        "action, entity, "
-        "details::text FROM gabe.audit_log "
-        "WHERE service = $1 AND ($2::text IS NULL OR action = $2) AND ($3::text IS NULL OR entity "
-        "= $3) "
-        "AND ($4::bigint IS NULL OR id < $4) ORDER BY id DESC LIMIT $5",
-        ctx.service, action ? std::optional<std::string>(std::string(*action)) : std::nullopt,
-        entity ? std::optional<std::string>(std::string(*entity)) : std::nullopt, page.after,
-        page.limit + 1);
-    JsonWriter w;
-    w.begin_object().key("items").begin_array();
-    std::optional<std::int64_t> last;
-    for (std::size_t i = 0; i < rows.size() && static_cast<long>(i) < page.limit; ++i) {
-      const auto& r = rows[i];
-      last = r[0].as<std::int64_t>();
-      w.begin_object();
-      w.field("id", std::string(r[0].c_str()));
-      w.field("at", std::string(r[1].c_str()));
-      w.field("actor", std::string(r[2].c_str()));
-      w.field("action", std::string(r[3].c_str()));
-      w.field("entity", std::string(r[4].c_str()));
-      w.key("details").raw(r[5].c_str());
-      w.end_object();
-    }
-    w.end_array();
-    w.key("next");
-    if (static_cast<long>(rows.size()) > page.limit && last) {
-      w.value(std::to_string(*last));
-    } else {
-      w.null();
-    }
-    w.end_object();
-    return w.take();
+    return paged_list(tx, sql::kAuditList, page, ctx.service, action, entity);
   });
 }
 
@@ -77,40 +58,9 @@ void list_audit(ServiceContext& ctx, http::Request& req, http::Response& res) {
 void record_audit(pqxx::transaction_base& tx, const std::string& service, const std::string& actor,
                   const std::string& action, const std::string& entity,
                   const std::string& details_json) {
-  tx.exec_params(
-      "INSERT INTO gabe.audit_log (service, actor, action, entity, details) VALUES ($1, $2, $3, "
-      "$4, $5::jsonb)",
-      service, actor, action, entity, details_json);
-}
-
-Page parse_page(const http::Request& request) {
-  Page page;
-  if (auto limit = request.query_param("limit")) {
-    char* end = nullptr;
-    std::string s(*limit);
-    long n = std::strtol(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || n < 1 || n > 1000) {
-      throw unprocessable("Invalid paging.", {{"limit", "must be a whole number from 1 to 1000"}});
-    }
-    page.limit = n;
-  }
-  if (auto after = request.query_param("after")) {
-    char* end = nullptr;
-    std::string s(*after);
-    long long n = std::strtoll(s.c_str(), &end, 10);
-    if (s.empty() || *end != '\0' || n < 1) {
-      throw unprocessable("Invalid paging.", {{"after", "is not a cursor returned by this list"}});
-    }
-    page.after = n;
-  }
-  return page;
-}
-
-void require_json(const http::Request& request) {
-  auto ct = request.header("content-type");
-  if (!ct || ct->substr(0, 16) != "application/json") {
-    throw unsupported_media_type("The body must be application/json.");
-  }
+  // The one writer of audit rows, shared with SQL (migrations/functions/gabe/record_audit.sql).
+  tx.exec_params("SELECT gabe.record_audit($1, $2, $3, $4, $5::jsonb)", service, actor, action,
+                 entity, details_json);
 }
 
 std::int64_t parse_id(std::string_view text) {
@@ -124,14 +74,37 @@ std::int64_t parse_id(std::string_view text) {
   return v;
 }
 
+config::SettingsTable common_settings(std::uint16_t default_port) {
+  using namespace config;
+  return {
+      text_setting("GABE_DATABASE_URL", "", "libpq URI or conninfo of the database"),
+      endpoint_setting("GABE_LISTEN", "127.0.0.1:" + std::to_string(default_port),
+                       "host:port to listen on; the host an IP address or localhost"),
+      choice_setting("GABE_LOG_LEVEL", "info", {"debug", "info", "warn", "error"},
+                     "least level logged, as JSON lines on stderr"),
+      integer_setting("GABE_HTTP_WORKERS", 64, 1, 512, "worker threads that run handlers"),
+      integer_setting("GABE_HTTP_IO_THREADS", 1, 1, 64, "I/O threads"),
+      integer_setting("GABE_HTTP_BODY_LIMIT", 1 << 20, 1024, 64 << 20,
+                      "largest request body in bytes"),
+      integer_setting("GABE_HTTP_HEADER_LIMIT", 8 << 10, 1024, 64 << 10,
+                      "largest request header in bytes"),
+      integer_setting("GABE_HTTP_READ_TIMEOUT", 15, 1, 3600,
+                      "seconds a client has to send a request"),
+      integer_setting("GABE_HTTP_MAX_CONNECTIONS", 2048, 1, 100000,
+                      "open connections at most; unset, also at most the file limit minus "
+                      "GABE_DB_POOL_SIZE minus 64"),
+      integer_setting("GABE_DB_POOL_SIZE", 16, 1, 500, "database connections at most"),
+  };
+}
+
 int run_service(int argc, char** argv, const ServiceSpec& spec) {
   const std::string binary = "gabe-" + spec.name;
+  auto table = common_settings(spec.default_port);
+  table.insert(table.end(), spec.settings.begin(), spec.settings.end());
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
     if (arg == "--help" || arg == "-h") {
-      std::string common = kCommonHelp;
-      common.replace(common.find("%PORT%"), 6, std::to_string(spec.default_port));
-      std::cout << "Usage: " << binary << " [--help]\n\n" << spec.help << common;
+      std::cout << help_text(spec, table);
       return 0;
     }
     std::cerr << binary << ": unknown argument '" << arg << "' (see --help)\n";
@@ -139,9 +112,10 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
   }
   std::signal(SIGPIPE, SIG_IGN);
   try {
-    log::init(spec.name);
-    auto options = http::ServerOptions::from_env({"127.0.0.1", spec.default_port});
-    const std::string url = config::required("GABE_DATABASE_URL");
+    const auto settings = config::Settings::from_env(std::move(table));
+    log::init(spec.name, settings.text("GABE_LOG_LEVEL"));
+    const auto options = server_options(settings);
+    const std::string& url = settings.text("GABE_DATABASE_URL");
     if (char* error = nullptr; PQconninfoOption* parsed = PQconninfoParse(url.c_str(), &error)) {
       PQconninfoFree(parsed);
     } else {
@@ -149,17 +123,19 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
       PQfreemem(error);
       throw ConfigError("GABE_DATABASE_URL is not a libpq URI or conninfo");
     }
-    const auto pool_size =
-        static_cast<std::size_t>(config::get_int("GABE_DB_POOL_SIZE", 16, 1, 500));
-    db::Pool pool(url, pool_size, spec.on_connect);
+    db::Pool pool(url, static_cast<std::size_t>(settings.integer("GABE_DB_POOL_SIZE")),
+                  spec.on_connect);
     Metrics metrics(spec.name);
     auth::TokenAuthenticator authenticator(pool);
     http::Router router;
-    ServiceContext ctx{spec.name, pool, router, metrics, authenticator};
+    ServiceContext ctx{spec.name, settings, pool, router, metrics, authenticator};
     http::Server* server_ptr = nullptr;
 
-    router.add(http::Method::get, "/healthz", std::nullopt,
-               [](http::Request&) { return http::json_response(200, R"({"status":"ok"})"); });
+    // Health and metrics are answered on the I/O thread: a stalled database that blocks every
+    // worker must not make them time out.
+    router.add_on_io_thread(http::Method::get, "/healthz", [](http::Request&) {
+      return http::json_response(200, R"({"status":"ok"})");
+    });
     router.add(http::Method::get, "/readyz", std::nullopt, [&](http::Request&) {
       if (server_ptr && server_ptr->draining())
         throw service_unavailable("The service is shutting down.", 1);
@@ -173,17 +149,14 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
         throw service_unavailable("The database schema is not at the expected migration.", 5);
       return http::json_response(200, R"({"status":"ready"})");
     });
-    router.add(http::Method::get, "/metrics", std::nullopt, [&](http::Request&) {
+    router.add_on_io_thread(http::Method::get, "/metrics", [&](http::Request&) {
       http::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = metrics.serialize();
       return r;
     });
-    router.add(http::Method::get, "/v1/audit", Role::admin, [&](http::Request& req) {
-      http::Response res;
-      list_audit(ctx, req, res);
-      return res;
-    });
+    router.add(http::Method::get, "/v1/audit", Role::admin,
+               [&](http::Request& req) { return list_audit(ctx, req); });
     spec.register_routes(ctx);
 
     http::Server server(

@@ -1,5 +1,6 @@
 #include "gabe/values.hpp"
 
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -63,12 +64,33 @@ std::optional<std::int64_t> parse_money(std::string_view s) {
 }
 
 std::optional<std::int64_t> money_from_double(double value) {
-  if (!std::isfinite(value) || std::fabs(value) > 1e12) return std::nullopt;
-  double scaled = value * 100.0;
-  double rounded = std::nearbyint(scaled);
-  // 19.99 * 100 is 1998.9999999999998: allow that much binary noise, nothing more.
-  if (std::fabs(scaled - rounded) > 1e-6 * std::max(1.0, std::fabs(scaled))) return std::nullopt;
-  return static_cast<std::int64_t>(rounded);
+  if (!std::isfinite(value) || std::fabs(value) >= 1e13) return std::nullopt;
+  // The shortest text that reads back as the same double: "12345.678" stays "12345.678" and
+  // is refused, where scaling by 100 and rounding would have made it 1234568 cents.
+  char text[64];
+  auto written = std::to_chars(text, text + sizeof text, value, std::chars_format::fixed);
+  if (written.ec != std::errc{}) return std::nullopt;
+  return parse_money(std::string_view(text, static_cast<std::size_t>(written.ptr - text)));
+}
+
+bool is_currency_code(std::string_view code) {
+  // ISO 4217 list one (current codes, 2025) less the X codes that are not money, plus the
+  // codes that the euro replaced and recently withdrawn codes that historic gifts may carry.
+  static constexpr std::string_view kCodes =
+      "AED AFN ALL AMD ANG AOA ARS AUD AWG AZN BAM BBD BDT BGN BHD BIF BMD BND BOB BOV BRL BSD "
+      "BTN BWP BYN BZD CAD CDF CHE CHF CHW CLF CLP CNY COP COU CRC CUC CUP CVE CZK DJF DKK DOP "
+      "DZD EGP ERN ETB EUR FJD FKP GBP GEL GHS GIP GMD GNF GTQ GYD HKD HNL HTG HUF IDR ILS INR "
+      "IQD IRR ISK JMD JOD JPY KES KGS KHR KMF KPW KRW KWD KYD KZT LAK LBP LKR LRD LSL LYD MAD "
+      "MDL MGA MKD MMK MNT MOP MRU MUR MVR MWK MXN MXV MYR MZN NAD NGN NIO NOK NPR NZD OMR PAB "
+      "PEN PGK PHP PKR PLN PYG QAR RON RSD RUB RWF SAR SBD SCR SDG SEK SGD SHP SLE SLL SOS SRD "
+      "SSP STN SVC SYP SZL THB TJS TMT TND TOP TRY TTD TWD TZS UAH UGX USD USN UYI UYU UYW UZS "
+      "VED VES VND VUV WST XAF XCD XCG XOF XPF YER ZAR ZMW ZWG ZWL "
+      "ATS BEF CYP DEM EEK ESP FIM FRF GRD HRK IEP ITL LTL LUF LVL MTL NLG PTE SIT SKK";
+  if (code.size() != 3) return false;
+  for (std::size_t i = 0; i + 3 <= kCodes.size(); i += 4) {
+    if (kCodes.substr(i, 3) == code) return true;
+  }
+  return false;
 }
 
 std::string format_money(std::int64_t cents) {
@@ -134,7 +156,7 @@ std::optional<Instant> parse_instant(std::string_view s) {
     if (!oh || !om || pos + 3 >= s.size() || s[pos + 3] != ':' || *oh > 23 || *om > 59) {
       return std::nullopt;
     }
-    offset = (*oh * 3600 + *om * 60) * (s[pos] == '-' ? -1 : 1);
+    offset = (std::int64_t{*oh} * 3600 + std::int64_t{*om} * 60) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return std::nullopt;
@@ -144,8 +166,8 @@ std::optional<Instant> parse_instant(std::string_view s) {
   int m = *digits(s, 5, 2);
   int d = *digits(s, 8, 2);
   std::int64_t secs =
-      days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * 86400 + *hh * 3600 +
-      *mi * 60 + std::min(*ss, 59) - offset;
+      days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * 86400 +
+      std::int64_t{*hh} * 3600 + std::int64_t{*mi} * 60 + std::min(*ss, 59) - offset;
   return Instant{secs, micros};
 }
 

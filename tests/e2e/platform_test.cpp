@@ -111,8 +111,21 @@ TEST_F(Platform, BadConfigurationStopsTheServiceWithAMessageNamingIt) {
                         {{"GABE_DATABASE_URL", url_}, {"GABE_LOG_LEVEL", "loud"}}, &out, &err),
             2);
   EXPECT_NE(err.find("GABE_LOG_LEVEL"), std::string::npos);
+  EXPECT_EQ(run_command(bin_dir() + "/gabe-ingest", {},
+                        {{"GABE_DATABASE_URL", url_}, {"GABE_HTTP_WORKERS", "0"}}, &out, &err),
+            2);
+  EXPECT_NE(err.find("GABE_HTTP_WORKERS=0 is not a whole number from 1 to 512"), std::string::npos)
+      << err;
+  EXPECT_EQ(
+      run_command(bin_dir() + "/gabe-ingest", {},
+                  {{"GABE_DATABASE_URL", url_}, {"GABE_INGEST_BATCH_MAX", "many"}}, &out, &err),
+      2);
+  EXPECT_NE(err.find("GABE_INGEST_BATCH_MAX=many"), std::string::npos) << err;
+  // --help is written from the settings tables: the common ones and the service's own.
   EXPECT_EQ(run_command(bin_dir() + "/gabe-ingest", {"--help"}, {}, &out, &err), 0);
   EXPECT_NE(out.find("GABE_DATABASE_URL"), std::string::npos);
+  EXPECT_NE(out.find("(1-512; default 64)"), std::string::npos) << out;
+  EXPECT_NE(out.find("GABE_INGEST_BATCH_MAX"), std::string::npos) << out;
   EXPECT_EQ(
       run_command(bin_dir() + "/gabectl", {"token", "create", "--role", "king", "--name", "x"},
                   {{"GABE_DATABASE_URL", url_}}, &out, &err),

@@ -1,28 +1,21 @@
-// libFuzzer target: a webhook body through the generic envelope or the CiviCRM adapter, the
-// way gabe-ingest reads it. Untrusted input must end as a mapped event, a rejection or a
-// Problem (4xx) — never a crash, a sanitizer report or another exception.
+// libFuzzer target: a webhook body through one of the adapters (the first byte chooses which,
+// in the order of the adapter table), the way gabe-ingest reads it, also on replay. Untrusted
+// input must end as a mapped event, a rejection or a Problem (4xx) — never a crash, a
+// sanitizer report or another exception.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
-#include "canonical_event.hpp"
-#include "civicrm_adapter.hpp"
+#include "adapters.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
-  const bool civicrm = data[0] & 1;
+  const auto all = gabe::ingest::adapters();
+  const auto& adapter = all[data[0] % all.size()];
   std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
   gabe::ingest::CanonicalEvent event;
-  event.source = "fuzz";
-  event.event_id = "e";
-  event.occurred_at = "2026-11-24T10:00:00Z";
   try {
-    auto doc = gabe::parse_json(body);
-    if (civicrm) {
-      gabe::ingest::map_civicrm_event(event, *doc);
-    } else {
-      gabe::ingest::map_generic_envelope(event, *doc, event.occurred_at);
-    }
+    event = gabe::ingest::map_received(adapter.name, "fuzz", "e", body, "2026-11-24T10:00:00Z");
   } catch (const gabe::Problem& p) {
     if (p.status() < 400 || p.status() >= 500) __builtin_trap();
     return 0;

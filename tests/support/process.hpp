@@ -24,6 +24,7 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
+  pid_t pid() const { return pid_; }  // for /proc/<pid>/… (memory and CPU of a service)
   void signal(int sig);
   // Waits for exit up to `timeout`; returns the exit code, or -1 (killed by a signal / timeout).
   int wait(std::chrono::milliseconds timeout);

@@ -85,6 +85,21 @@ TEST(CanonicalEvent, AbsurdAmountsAndWrongTypesAreRejected) {
   EXPECT_TRUE(map(R"({"type":"gift.created","data":{"gift_ref":"g","donor_ref":"d","amount":1.005,
                       "received_on":"2026-01-01"}})")
                   .reject);
+  // Large amounts with a third decimal were rounded instead of refused.
+  for (const char* amount : {"12345.678", "1000.001"}) {
+    EXPECT_TRUE(
+        map(std::string(R"({"type":"gift.created","data":{"gift_ref":"g","donor_ref":"d",)") +
+            R"("amount":)" + amount + R"(,"received_on":"2026-01-01"}})")
+            .reject)
+        << amount;
+  }
+  // Three capital letters are not yet a currency.
+  EXPECT_TRUE(map(R"({"type":"gift.created","data":{"gift_ref":"g","donor_ref":"d","amount":"1.00",
+                      "currency":"ABC","received_on":"2026-01-01"}})")
+                  .reject);
+  EXPECT_TRUE(map(R"({"type":"recurring.upserted","data":{"recurring_ref":"r","donor_ref":"d",
+                      "amount":"5.00","currency":"QQQ","interval":"monthly","status":"active"}})")
+                  .reject);
 }
 
 TEST(CanonicalEvent, DonorConsentAndUpdatedAt) {

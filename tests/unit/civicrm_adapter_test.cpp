@@ -97,6 +97,26 @@ TEST(CiviCrmAdapter, UnsupportedEntityIsRejectedAndMalformedBodyIsABadRequest) {
   EXPECT_TRUE(bad.reject);
 }
 
+TEST(CiviCrmAdapter, ReceiveDateMustBeADateAndNothingMore) {
+  auto gift = [](const std::string& date, const std::string& amount = "\"10.00\"") {
+    return map(R"({"entity":"Contribution","action":"create","values":{"id":1,"contact_id":2,)"
+               R"("total_amount":)" +
+               amount + R"(,"receive_date":")" + date + R"("}})");
+  };
+  for (const char* bad : {"2026-11-03garbage", "2026-11-03 25:00:00", "2026-11-03T10:00:00xx",
+                          "2026-02-30", "20260230100000", "2026-11-03 10:00"}) {
+    EXPECT_TRUE(gift(bad).reject) << bad;
+  }
+  for (const char* good : {"2026-11-03", "2026-11-03 10:00:00", "20261103100000"}) {
+    auto e = gift(good);
+    ASSERT_FALSE(e.reject) << good;
+    EXPECT_STREQ((*parse_json(e.data_json))["received_on"].GetString(), "2026-11-03");
+  }
+  // total_amount is exact as well: a third decimal is refused, not rounded.
+  EXPECT_TRUE(gift("2026-11-03", "12345.678").reject);
+  EXPECT_TRUE(gift("2026-11-03", "\"1000.001\"").reject);
+}
+
 TEST(CiviCrmAdapter, OptOutFlagsAreNoAffirmativeConsent) {
   auto e = map(
       R"({"entity":"Contact","action":"edit","values":{"id":1,"do_not_email":0,"do_not_mail":0}})");

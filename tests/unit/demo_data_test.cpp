@@ -11,13 +11,15 @@
 namespace gabe {
 namespace {
 
-std::string generate(std::uint64_t donors, std::uint64_t seed) {
+std::string demo_ndjson(std::uint64_t donors, std::uint64_t seed,
+                        const std::string& source = "demo") {
   char* buf = nullptr;
   std::size_t size = 0;
   std::FILE* f = open_memstream(&buf, &size);
   demo::Options o;
   o.donors = donors;
   o.seed = seed;
+  o.source = source;
   demo::write_demo_data(o, f);
   std::fclose(f);
   std::string out(buf, size);
@@ -26,12 +28,12 @@ std::string generate(std::uint64_t donors, std::uint64_t seed) {
 }
 
 TEST(DemoData, IsDeterministicForASeed) {
-  EXPECT_EQ(generate(50, 7), generate(50, 7));
-  EXPECT_NE(generate(50, 7), generate(50, 8));
+  EXPECT_EQ(demo_ndjson(50, 7), demo_ndjson(50, 7));
+  EXPECT_NE(demo_ndjson(50, 7), demo_ndjson(50, 8));
 }
 
 TEST(DemoData, EveryLineIsAValidCanonicalEventWithRealisticShape) {
-  std::istringstream in(generate(300, 1));
+  std::istringstream in(demo_ndjson(300, 1));
   std::string line;
   std::map<std::string, int> types;
   int december = 0, gifts = 0;
@@ -53,6 +55,19 @@ TEST(DemoData, EveryLineIsAValidCanonicalEventWithRealisticShape) {
   EXPECT_GT(types["campaign.upserted"], 0);
   // December carries clearly more than a twelfth of the gifts.
   EXPECT_GT(december * 12, gifts * 3 / 2);
+}
+
+TEST(DemoData, TheSourceNameIsEscapedInTheJson) {
+  const std::string source = R"(crm "main" \ backup)";
+  std::istringstream in(demo_ndjson(3, 1, source));
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    auto doc = parse_json(line);  // throws on the unescaped text
+    EXPECT_EQ(std::string((*doc)["source"].GetString()), source);
+  }
+  EXPECT_GT(lines, 3);
 }
 
 }  // namespace

@@ -32,6 +32,44 @@ TEST(Json, RejectsInvalidUtf8) {
   EXPECT_EQ(status_of("{\"a\":\"Gr\xc3\xbc\xc3\x9f\x65\"}"), 0);
 }
 
+TEST(Json, RejectsDuplicateKeysAtAnyLevel) {
+  EXPECT_EQ(status_of(R"({"a":1,"a":2})"), 400);
+  EXPECT_EQ(status_of(R"({"d":{"amount":"1.00","amount":"900.00"}})"), 400);
+  EXPECT_EQ(status_of(R"([{"a":1},{"a":2}])"), 0);
+  EXPECT_EQ(status_of(R"({"a":{"a":1}})"), 0);
+}
+
+TEST(Json, RejectsEscapesThatAreNotUnicodeText) {
+  EXPECT_EQ(status_of(R"({"a":"a\udc00b"})"), 400);  // a lone low surrogate
+  EXPECT_EQ(status_of(R"({"a\udc00":1})"), 400);
+  EXPECT_EQ(status_of(R"({"a":"\ud83d\ude00"})"), 0);  // a pair is one character
+}
+
+TEST(Json, RejectsNumbersThatADoubleCannotHoldAsWritten) {
+  EXPECT_EQ(status_of(R"({"m":19.990000000000001})"), 400);
+  EXPECT_EQ(status_of(R"({"m":123456789012345678901})"), 400);
+  EXPECT_EQ(status_of(R"({"m":1e400})"), 400);
+  EXPECT_EQ(status_of(R"({"m":0.30000000000000004})"), 0);
+  EXPECT_EQ(
+      status_of(R"({"m":-0.0, "n":1.50e3, "o":18446744073709551615, "p":-9223372036854775808})"),
+      0);
+  auto doc = parse_json(R"({"i":-42,"u":18446744073709551615,"d":1.5e3})");
+  EXPECT_EQ((*doc)["i"].GetInt64(), -42);
+  EXPECT_EQ((*doc)["u"].GetUint64(), 18446744073709551615ULL);
+  EXPECT_EQ((*doc)["d"].GetDouble(), 1500.0);
+}
+
+TEST(FieldReader, MoneyFromJsonNumbersIsExact) {
+  auto doc = parse_json(R"({"a":12345.678,"b":1000.001,"c":12345.67,"d":25,"e":"1000.001"})");
+  FieldReader r(*doc);
+  EXPECT_FALSE(r.money("a"));
+  EXPECT_FALSE(r.money("b"));
+  EXPECT_EQ(r.money("c"), 1234567);
+  EXPECT_EQ(r.money("d"), 2500);
+  EXPECT_FALSE(r.money("e"));
+  EXPECT_EQ(r.errors().size(), 3u);
+}
+
 TEST(FieldReader, ChecksTypesAndCollectsEveryError) {
   auto doc = parse_json(
       R"({"s": 5, "b": "yes", "n": 1.5, "m": "19.999", "d": "2026-02-30", "ok": "x", "l": [1]})");

@@ -30,6 +30,11 @@ TEST(LineSplitter, SplitsAcrossChunkBoundaries) {
                        {"{\"a\":1}", 1, false}, {"{\"b\":2}", 2, false}, {"{\"c\":3}", 4, false}}));
 }
 
+TEST(LineSplitter, SkipsLinesOfOnlyWhiteSpaceLikeEmptyOnes) {
+  auto lines = split({"{\"a\":1}\n   \n\t\r\n\n{\"b\":2}\n \t"});
+  EXPECT_EQ(lines, (std::vector<Line>{{"{\"a\":1}", 1, false}, {"{\"b\":2}", 5, false}}));
+}
+
 TEST(LineSplitter, ReportsOverlongLinesWithoutKeepingThem) {
   auto lines = split({std::string(60, 'x'), std::string(60, 'y') + "\nok\n"}, 100);
   EXPECT_EQ(lines, (std::vector<Line>{{"", 1, true}, {"ok", 2, false}}));

@@ -29,6 +29,26 @@ TEST(Money, AcceptsJsonNumbersWithAtMostTwoDecimals) {
   EXPECT_FALSE(money_from_double(1e300).has_value());
 }
 
+TEST(Money, RefusesJsonNumbersWithMoreDecimalsAtAnySize) {
+  // Scaling by 100 and rounding took these as 1234568 and 100000 cents.
+  EXPECT_FALSE(money_from_double(12345.678).has_value());
+  EXPECT_FALSE(money_from_double(1000.001).has_value());
+  EXPECT_FALSE(money_from_double(999999999.999).has_value());
+  EXPECT_FALSE(money_from_double(0.001).has_value());
+  EXPECT_EQ(money_from_double(12345.67), 1234567);
+  EXPECT_EQ(money_from_double(999999999.99), 99999999999);
+  EXPECT_EQ(money_from_double(-1000.5), -100050);
+}
+
+TEST(Currency, OnlyIso4217CodesOfMoney) {
+  for (const char* code : {"EUR", "CHF", "USD", "GBP", "PLN", "JPY", "DEM", "HRK", "AED", "ZWG"}) {
+    EXPECT_TRUE(is_currency_code(code)) << code;
+  }
+  for (const char* code : {"ABC", "QQQ", "XXX", "XAU", "XTS", "eur", "EU", "EURO", "", "EU "}) {
+    EXPECT_FALSE(is_currency_code(code)) << code;
+  }
+}
+
 TEST(Money, FormatsCents) {
   EXPECT_EQ(format_money(1999), "19.99");
   EXPECT_EQ(format_money(5), "0.05");

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <vector>
 
+#include "gabe/json.hpp"
 #include "gabe/values.hpp"
 
 namespace gabe::demo {
@@ -43,7 +44,7 @@ class Rng {
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t s_[4];
+  std::uint64_t s_[4] = {};
 };
 
 constexpr const char* kFirstNames[] = {
@@ -118,7 +119,9 @@ int month_of(std::int64_t day) {
 
 class Writer {
  public:
-  Writer(std::FILE* out, const Options& o) : out_(out), o_(o) { buf_.reserve(1 << 20); }
+  Writer(std::FILE* out, const Options& o) : out_(out), o_(o), source_json_(json_string(o.source)) {
+    buf_.reserve(1 << 20);
+  }
   ~Writer() { flush(); }
 
   // Starts an event line; the caller appends data fields and calls end().
@@ -127,9 +130,9 @@ class Writer {
     buf_ += std::to_string(o_.seed);
     buf_ += '-';
     buf_ += std::to_string(++count_);
-    buf_ += "\",\"source\":\"";
-    buf_ += o_.source;
-    buf_ += "\",\"type\":\"";
+    buf_ += "\",\"source\":";
+    buf_ += source_json_;
+    buf_ += ",\"type\":\"";
     buf_ += type;
     buf_ += "\",\"timestamp\":\"";
     buf_ += date_text(day);
@@ -162,6 +165,11 @@ class Writer {
   std::uint64_t count() const { return count_; }
 
  private:
+  static std::string json_string(std::string_view text) {
+    JsonWriter w;
+    w.value(text);
+    return w.take();
+  }
   void sep() {
     if (!first_) buf_ += ',';
     first_ = false;
@@ -172,6 +180,7 @@ class Writer {
   }
   std::FILE* out_;
   const Options& o_;
+  const std::string source_json_;  // "…", escaped once
   std::string buf_;
   std::uint64_t count_ = 0;
   bool first_ = true;
@@ -183,12 +192,12 @@ std::uint64_t write_demo_data(const Options& o, std::FILE* out) {
   Rng rng(o.seed);
   Writer w(out, o);
   const std::int64_t end = day_of(o.end_date);
-  const std::int64_t start = end - 365 * o.years;
+  const std::int64_t start = end - std::int64_t{365} * o.years;
 
   // Campaigns: a Christmas mailing each year, a spring appeal, an emergency appeal, online.
   std::vector<Campaign> campaigns;
   for (int y = 0; y < o.years; ++y) {
-    std::int64_t base = start + 365 * y;
+    std::int64_t base = start + std::int64_t{365} * y;
     campaigns.push_back({"weihnachten-" + std::to_string(y + 1), "Weihnachtsmailing", "post",
                          base + 300, base + 345, 85});
     campaigns.push_back({"fruehjahr-" + std::to_string(y + 1), "Frühjahrsbrief", "post", base + 90,
@@ -212,6 +221,7 @@ std::uint64_t write_demo_data(const Options& o, std::FILE* out) {
   char ref[32];
   char amount[32];
   for (std::uint64_t i = 1; i <= o.donors; ++i) {
+    if (o.progress && i % 512 == 0) o.progress(i, w.count());
     std::snprintf(ref, sizeof ref, "D%08llu", static_cast<unsigned long long>(i));
     // Donor traits: how generous, how loyal, how responsive to appeals (the planted signal).
     const double generosity = std::exp(3.2 + 0.8 * rng.normal());  // median ~25 EUR

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <string>
 
 namespace gabe::demo {
@@ -16,6 +17,8 @@ struct Options {
   std::string source = "demo";
   std::string end_date = "2026-11-24";  // the last day of the history
   int years = 3;
+  // Called now and then with the donors written so far and the events written so far.
+  std::function<void(std::uint64_t donors, std::uint64_t events)> progress;
 };
 
 // Writes the events to `out`; returns how many.

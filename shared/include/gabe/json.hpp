@@ -46,6 +46,8 @@ class FieldReader {
   // Money: a decimal string ("25.00") or a JSON number with at most two decimals -> cents.
   std::optional<std::int64_t> money(std::string_view key, bool required = false,
                                     bool positive = true);
+  // An ISO 4217 currency code (is_currency_code), `fallback` when absent.
+  std::string currency(std::string_view key, std::string fallback = "EUR");
   // A calendar date YYYY-MM-DD, returned normalised.
   std::optional<std::string> date(std::string_view key, bool required = false);
   // An RFC 3339 instant, returned normalised to UTC "YYYY-MM-DDTHH:MM:SS[.ffffff]Z".

@@ -11,10 +11,9 @@ namespace gabe::log {
 
 enum class Level { debug = 0, info = 1, warn = 2, error = 3 };
 
-// Reads GABE_LOG_LEVEL (throws ConfigError on a bad value) and names the service.
-void init(std::string_view service);
-void set_level(Level level);
-bool enabled(Level level);
+// Names the service and sets the level from its name (debug, info, warn or error; the
+// settings table has checked it).
+void init(std::string_view service, std::string_view level);
 
 // One field of a log line, already JSON-encoded.
 class Field {

@@ -8,14 +8,17 @@
 #include <string>
 
 #include "gabe/auth.hpp"
+#include "gabe/config.hpp"
 #include "gabe/db.hpp"
 #include "gabe/http.hpp"
 #include "gabe/metrics.hpp"
+#include "gabe/paging.hpp"
 
 namespace gabe {
 
 struct ServiceContext {
   std::string service;
+  const config::Settings& settings;  // the common settings and the service's own
   db::Pool& pool;
   http::Router& router;
   Metrics& metrics;
@@ -23,12 +26,17 @@ struct ServiceContext {
 };
 
 struct ServiceSpec {
-  std::string name;            // e.g. "ingest"
-  std::uint16_t default_port;  // e.g. 8081
-  std::string help;            // --help text after the common part
+  std::string name;                // e.g. "ingest"
+  std::uint16_t default_port = 0;  // e.g. 8081
+  std::string help;                // --help text before the list of settings
+  config::SettingsTable settings;  // the service's own GABE_<NAME>_* settings
   db::Pool::ConnectHook on_connect;
   std::function<void(ServiceContext&)> register_routes;
 };
+
+// The settings every service reads (GABE_DATABASE_URL, GABE_LISTEN, GABE_LOG_LEVEL,
+// GABE_HTTP_*, GABE_DB_POOL_SIZE); GABE_LISTEN defaults to 127.0.0.1:<default_port>.
+config::SettingsTable common_settings(std::uint16_t default_port);
 
 // main() of a service: returns the process exit code.
 int run_service(int argc, char** argv, const ServiceSpec& spec);
@@ -39,15 +47,6 @@ void record_audit(pqxx::transaction_base& tx, const std::string& service, const 
                   const std::string& action, const std::string& entity,
                   const std::string& details_json);
 
-// ?limit= (default 100, 1..1000) and ?after= (an opaque cursor: here a row id).
-struct Page {
-  long limit = 100;
-  std::optional<std::int64_t> after;
-};
-Page parse_page(const http::Request& request);
-
-// Requires Content-Type application/json (415 otherwise).
-void require_json(const http::Request& request);
 // Parses a positive integer id from a path parameter (404 when it is not one).
 std::int64_t parse_id(std::string_view text);
 

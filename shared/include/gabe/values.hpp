@@ -19,6 +19,11 @@ std::optional<std::int64_t> money_from_double(double value);
 // 1999 -> "19.99", -5 -> "-0.05".
 std::string format_money(std::int64_t cents);
 
+// An ISO 4217 code of a currency in use (EUR, CHF, USD, …) or of one that the euro replaced
+// (DEM, ATS, HRK, …), so that old gifts in an association's history still import. Codes for
+// metals, testing and "no currency" (XAU, XTS, XXX) are not money.
+bool is_currency_code(std::string_view code);
+
 // YYYY-MM-DD that names a real day from 1900-01-01 to 2199-12-31.
 bool is_valid_date(std::string_view text);
 

@@ -1,73 +1,3 @@
--- A cheaper write path for events (issue 2's benchmark): the service passes a batch as typed
--- column arrays instead of one jsonb document, gifts (most of the traffic) travel as typed
--- columns instead of jsonb, ref columns compare bytewise, and gifts lose a foreign key that
--- cost as much as the rest of a gift row. The rules of 0002 are unchanged.
-
--- Refs and event ids are opaque identifiers: ordering them by a natural language's rules has
--- no meaning, and the "C" collation compares them with memcmp instead of strcoll.
-ALTER TABLE ingest.inbox
-  ALTER COLUMN source TYPE text COLLATE "C",
-  ALTER COLUMN event_id TYPE text COLLATE "C",
-  ALTER COLUMN donor_ref TYPE text COLLATE "C";
-ALTER TABLE ingest.donor_refs
-  ALTER COLUMN source TYPE text COLLATE "C",
-  ALTER COLUMN ref TYPE text COLLATE "C";
-ALTER TABLE donor.donors
-  ALTER COLUMN source TYPE text COLLATE "C",
-  ALTER COLUMN ref TYPE text COLLATE "C";
-ALTER TABLE donor.gifts
-  ALTER COLUMN source TYPE text COLLATE "C",
-  ALTER COLUMN ref TYPE text COLLATE "C";
-
--- Donor rows are never deleted (erasure pseudonymises them in place; merged records stay as
--- forwarding rows), and donor_id on a gift only ever comes from ingest.donor_refs inside
--- ingest.apply_events or from a merge. The foreign key's per-row check doubled the cost of
--- writing a gift. A trigger keeps the invariant it relied on: no donor row can be deleted.
-ALTER TABLE donor.gifts DROP CONSTRAINT gifts_donor_id_fkey;
-
-CREATE FUNCTION donor.forbid_donor_delete() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  RAISE EXCEPTION 'donor rows are never deleted (erasure pseudonymises them)'
-    USING ERRCODE = 'restrict_violation';
-END
-$$;
-CREATE TRIGGER donors_no_delete BEFORE DELETE OR TRUNCATE ON donor.donors
-  FOR EACH STATEMENT EXECUTE FUNCTION donor.forbid_donor_delete();
-
--- ref_hash was declared IMMUTABLE around convert_to, which is only STABLE, so PostgreSQL could
--- not inline it and ran it as a separate function call for every row. STABLE lets it inline.
--- Same hashes as before; nothing indexes the expression itself.
-ALTER FUNCTION ingest.ref_hash(text, text) STABLE;
-
--- The working set of one apply_events call, typed. Created once per connection.
-CREATE OR REPLACE FUNCTION ingest.prepare_session() RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-  CREATE TEMP TABLE IF NOT EXISTS ingest_work (
-    seq           integer NOT NULL,
-    source        text COLLATE "C" NOT NULL,
-    event_id      text COLLATE "C" NOT NULL,
-    type          text NOT NULL,
-    occurred_at   timestamptz NOT NULL,
-    donor_ref     text COLLATE "C",
-    donor_id      bigint,
-    tombstoned    boolean NOT NULL DEFAULT false,
-    outcome       text NOT NULL,
-    data          jsonb,
-    gift_ref      text COLLATE "C",
-    amount_cents  bigint,
-    currency      text,
-    received_on   date,
-    campaign_ref  text,
-    channel       text,
-    fund          text,
-    recurring_ref text,
-    gift_status   text
-  );
-END
-$$;
-
-DROP FUNCTION ingest.apply_events(jsonb);
-
 -- Applies a batch of canonical events. Element i of every array belongs to event i (its seq,
 -- from 1). gift.created and gift.updated carry their data in the gift columns and a NULL
 -- p_data; every other type carries its normalised data in p_data (see
@@ -76,7 +6,7 @@ DROP FUNCTION ingest.apply_events(jsonb);
 -- newest version of an entity wins, so order of delivery does not matter. Merges and
 -- erasures arrive alone in their batch (the caller splits there).
 -- Returns only the events that were not processed: duplicate or rejected, with the reason.
-CREATE FUNCTION ingest.apply_events(
+CREATE OR REPLACE FUNCTION ingest.apply_events(
   p_source text[], p_event_id text[], p_type text[], p_occurred_at timestamptz[], p_raw text[],
   p_adapter text[], p_donor_ref text[], p_reject text[], p_data jsonb[],
   p_gift_ref text[], p_amount_cents bigint[], p_currency text[], p_received_on date[],
@@ -488,5 +418,9 @@ BEGIN
 END
 $$;
 
-REVOKE EXECUTE ON ALL FUNCTIONS IN SCHEMA ingest, donor FROM PUBLIC;
-GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA ingest TO gabe_ingest;
+REVOKE ALL ON FUNCTION ingest.apply_events(
+  text[], text[], text[], timestamptz[], text[], text[], text[], text[], jsonb[], text[], bigint[],
+  text[], date[], text[], text[], text[], text[], text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION ingest.apply_events(
+  text[], text[], text[], timestamptz[], text[], text[], text[], text[], jsonb[], text[], bigint[],
+  text[], date[], text[], text[], text[], text[], text[]) TO gabe_ingest;
