@@ -2,9 +2,9 @@
 
 namespace gabe::ingest {
 
-EventBatcher::EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch,
+EventBatcher::EventBatcher(ApplyFn apply, std::size_t writers, std::size_t max_batch,
                            std::chrono::microseconds linger)
-    : pool_(pool), max_batch_(max_batch), linger_(linger), writers_limit_(writers) {
+    : apply_(std::move(apply)), max_batch_(max_batch), linger_(linger), writers_limit_(writers) {
   for (std::size_t i = 0; i < writers + 1; ++i) threads_.emplace_back([this] { write_loop(); });
 }
 
@@ -106,7 +106,7 @@ std::vector<EventBatcher::Answer> EventBatcher::apply_batch(const std::vector<Pe
   try {
     events.reserve(batch.size());
     for (auto* p : batch) events.push_back(p->event);
-    auto outcomes = pool_.run([&](pqxx::connection& c) { return apply_events(c, events); });
+    auto outcomes = apply_(events);
     if (outcomes.size() != batch.size()) throw internal_error();
     for (std::size_t i = 0; i < batch.size(); ++i) answers[i].outcome = std::move(outcomes[i]);
     return answers;
@@ -124,7 +124,7 @@ std::vector<EventBatcher::Answer> EventBatcher::apply_batch(const std::vector<Pe
   }
   for (std::size_t i = 0; i < batch.size(); ++i) {
     try {
-      auto one = pool_.run([&](pqxx::connection& c) { return apply_events(c, {events[i]}); });
+      auto one = apply_(std::vector<CanonicalEvent>{events[i]});
       if (one.size() != 1) throw internal_error();
       answers[i].outcome = std::move(one[0]);
     } catch (...) {

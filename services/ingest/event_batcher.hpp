@@ -7,11 +7,15 @@
 // that while one thread answers the requests of a committed batch, another already applies
 // the next. With one writer (the default), a batch holds everything that arrived while the
 // previous one was applied: few, large batches, which cost the database least.
+//
+// Applying is a function (the service passes ingest.apply_events through its pool), so the
+// batching is tested without a database (tests/unit/event_batcher_test.cpp).
 #pragma once
 
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -19,13 +23,15 @@
 
 #include "canonical_event.hpp"
 #include "event_store.hpp"
-#include "gabe/db.hpp"
 
 namespace gabe::ingest {
 
 class EventBatcher {
  public:
-  EventBatcher(db::Pool& pool, std::size_t writers, std::size_t max_batch,
+  // Applies a batch; returns one outcome per event, in order, or throws.
+  using ApplyFn = std::function<std::vector<ApplyOutcome>(const std::vector<CanonicalEvent>&)>;
+
+  EventBatcher(ApplyFn apply, std::size_t writers, std::size_t max_batch,
                std::chrono::microseconds linger);
   ~EventBatcher();
   EventBatcher(const EventBatcher&) = delete;
@@ -50,7 +56,7 @@ class EventBatcher {
   };
   std::vector<Answer> apply_batch(const std::vector<Pending*>& batch);
 
-  db::Pool& pool_;
+  ApplyFn apply_;
   std::size_t max_batch_;
   std::chrono::microseconds linger_;
   std::size_t writers_limit_;     // batches applied at once, at most

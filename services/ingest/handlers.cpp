@@ -68,9 +68,13 @@ class IngestApi {
   explicit IngestApi(ServiceContext& ctx)
       : ctx_(ctx),
         sources_(ctx.pool),
-        batcher_(ctx.pool, static_cast<std::size_t>(ctx.settings.integer("GABE_INGEST_WRITERS")),
-                 static_cast<std::size_t>(ctx.settings.integer("GABE_INGEST_BATCH_MAX")),
-                 std::chrono::microseconds(ctx.settings.integer("GABE_INGEST_LINGER_US"))),
+        batcher_(
+            [&pool = ctx.pool](const std::vector<CanonicalEvent>& events) {
+              return pool.run([&](pqxx::connection& c) { return apply_events(c, events); });
+            },
+            static_cast<std::size_t>(ctx.settings.integer("GABE_INGEST_WRITERS")),
+            static_cast<std::size_t>(ctx.settings.integer("GABE_INGEST_BATCH_MAX")),
+            std::chrono::microseconds(ctx.settings.integer("GABE_INGEST_LINGER_US"))),
         events_(ctx.metrics.counter("gabe_ingest_events_total",
                                     "Events received, by channel (webhook/import) and outcome",
                                     {"channel", "outcome"})),

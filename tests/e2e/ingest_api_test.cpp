@@ -309,6 +309,9 @@ TEST_F(IngestApi, ErasureRemovesPersonalDataKeepsGiftsAndLeavesATombstone) {
           .status,
       200);
   ASSERT_EQ(event("gift.created", kGift, "2").status, 200);
+  // What the erasure must remove is there before it (so the checks after it can fail).
+  ASSERT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw LIKE '%Erika%'"), "1");
+  ASSERT_EQ(scalar("SELECT count(*) FROM pii.donor_pii"), "1");
   const auto id = scalar("SELECT id FROM donor.donors");
   EXPECT_EQ(
       admin("DELETE", "/v1/donors/" + id, R"({"reason":"Art. 17 request by letter of 2026-11-20"})")
@@ -660,6 +663,7 @@ TEST_F(IngestPrivacy, ErasureAlsoCoversMergedRecordsRejectedEventsAndLaterArriva
                   R"({"gift_ref":"g","donor_ref":"old","amount":"oops","note":"Greta"})", "4")
                 .status,
             422);
+  ASSERT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw LIKE '%Greta%'"), "3");
   const auto id = scalar("SELECT id FROM donor.donors WHERE ref = 'keep'");
   ASSERT_EQ(admin("DELETE", "/v1/donors/" + id).status, 200);
   EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE ref IS NOT NULL OR tags <> '{}'"), "0");
@@ -720,6 +724,9 @@ TEST_F(IngestMergeErasure, ErasingAMergedAwayRefKeepsTheSurvivor) {
   ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"dup","first_name":"Ida"})", "2").status, 200);
   ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "3").status,
             200);
+  ASSERT_EQ(
+      scalar("SELECT count(*) FROM ingest.inbox WHERE raw LIKE '%Ida%' AND donor_ref = 'dup'"),
+      "1");
   ASSERT_EQ(event("donor.erased", R"({"donor_ref":"dup"})", "4").status, 200);
   auto survivor = get("/v1/donors?source=crm&ref=keep");
   ASSERT_EQ(survivor.status, 200);
@@ -735,6 +742,7 @@ TEST_F(IngestMergeErasure, ErasingAMergedAwayRefKeepsTheSurvivor) {
       event("gift.created", R"({"gift_ref":"g","donor_ref":"dup","amount":"x","memo":"Ida"})", "6")
           .status,
       422);
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE event_id = '6'"), "1");  // kept
   EXPECT_EQ(
       scalar("SELECT count(*) FROM ingest.inbox WHERE raw LIKE '%Ida%' AND donor_ref = 'dup'"),
       "0");

@@ -57,6 +57,16 @@ HttpResponse HttpClient::raw(const std::string& bytes) {
   return read_response();
 }
 
+void HttpClient::send(const std::string& bytes) {
+  connect();
+  std::size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) throw std::runtime_error("the server closed the connection");
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
 HttpResponse HttpClient::request(const std::string& method, const std::string& target,
                                  const std::vector<std::pair<std::string, std::string>>& headers,
                                  const std::string& body) {

@@ -31,6 +31,10 @@ class HttpClient {
   HttpResponse get(const std::string& target, const std::string& token = "");
   // Sends raw bytes and reads one response (for malformed-request tests).
   HttpResponse raw(const std::string& bytes);
+  // A request in parts (slow clients, requests in flight): send() writes bytes without reading
+  // and throws once the server has closed the connection; receive() reads one response.
+  void send(const std::string& bytes);
+  HttpResponse receive() { return read_response(); }
 
  private:
   void connect();

@@ -144,12 +144,12 @@ void Service::launch() {
       throw std::runtime_error(binary_ + " exited at start: " + read_file(log_));
     try {
       HttpClient client(port_);
-      if (client.get("/healthz").status == 200) return;
+      if (client.get("/readyz").status == 200) return;
     } catch (const std::exception&) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  throw std::runtime_error(binary_ + " did not become healthy");
+  throw std::runtime_error(binary_ + " did not become ready: " + read_file(log_));
 }
 
 void Service::kill9() {

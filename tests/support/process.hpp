@@ -24,7 +24,7 @@ class Process {
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return pid_; }  // for /proc/<pid>/… (memory and CPU of a service)
   void signal(int sig);
   // Waits for exit up to `timeout`; returns the exit code, or -1 (killed by a signal / timeout).
   int wait(std::chrono::milliseconds timeout);
@@ -37,7 +37,7 @@ class Process {
 };
 
 // A service binary started with GABE_DATABASE_URL and GABE_LISTEN on a free port; the
-// constructor waits until /healthz answers.
+// constructor (and restart()) waits until /readyz answers 200.
 class Service {
  public:
   Service(const std::string& binary, const std::string& database_url,
