@@ -43,13 +43,19 @@ std::vector<pid_t> server_pids(pqxx::connection& superuser) {
 
 class DatabaseStall : public IngestTest {};
 
+// Pausing a server stops every test that shares it: this one gets a cluster of its own.
+class DatabasePause : public IngestTest {
+ protected:
+  DatabasePause() { own_cluster_ = true; }
+};
+
 TEST_F(DatabaseStall, AHeldLockGives503WithRetryAfterThenTheRetryIsApplied) {
   ASSERT_EQ(event("gift.created", R"({"gift_ref":"warm","donor_ref":"stall-donor",
               "amount":"1.00","received_on":"2026-11-20"})",
                   "warm")
                 .status,
             200);
-  pqxx::connection locker(cluster().url(db_name_));
+  pqxx::connection locker(cluster_->url(db_name_));
   pqxx::work lock(locker);
   lock.exec("LOCK TABLE donor.gifts IN ACCESS EXCLUSIVE MODE");
 
@@ -73,13 +79,13 @@ TEST_F(DatabaseStall, AHeldLockGives503WithRetryAfterThenTheRetryIsApplied) {
   EXPECT_EQ(scalar("SELECT count(*) FROM donor.gifts WHERE ref = 'g-locked'"), "1");
 }
 
-TEST_F(DatabaseStall, APausedServerGives503WithinTenSecondsAndRecovers) {
+TEST_F(DatabasePause, APausedServerGives503WithinTenSecondsAndRecovers) {
   ASSERT_EQ(event("gift.created", R"({"gift_ref":"warm","donor_ref":"stall-donor",
               "amount":"1.00","received_on":"2026-11-20"})",
                   "warm")
                 .status,
             200);
-  pqxx::connection superuser(cluster().url(db_name_));
+  pqxx::connection superuser(cluster_->url(db_name_));
   const auto pids = server_pids(superuser);
   ASSERT_GE(pids.size(), 2u);
   for (pid_t pid : pids) ::kill(pid, SIGSTOP);

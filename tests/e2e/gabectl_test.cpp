@@ -77,7 +77,9 @@ TEST_F(Gabectl, RefusalsExitTwoAndChangeNothing) {
 // Progress goes to stderr only when that is a terminal: script(1) gives gabectl one.
 TEST_F(Gabectl, ImportShowsProgressOnATerminalAndNothingInAPipe) {
   if (access("/usr/bin/script", X_OK) != 0) GTEST_SKIP() << "needs script(1) for a terminal";
-  const std::string file = "/tmp/gabe-progress-" + db_name_ + ".ndjson";
+  // Unique per process: another checkout's tests may run the same test at the same time.
+  const std::string file =
+      "/tmp/gabe-progress-" + std::to_string(::getpid()) + "-" + db_name_ + ".ndjson";
   std::string out, err;
   ASSERT_EQ(run_command(bin_dir() + "/gabectl",
                         {"demo-data", "--donors", "3000", "--seed", "5", "--source", "crm"}, {},
