@@ -141,10 +141,31 @@ BEGIN
     WHERE b.outcome = 'processed' AND b.donor_id IS NULL AND b.donor_ref IS NOT NULL
       AND t.ref_hash = ingest.ref_hash(b.source, b.donor_ref);
 
+    -- 3b. Erasures running now. The work table resolved its donors from a snapshot taken before
+    -- an erasure committed (ingest.erase_donor locks the donor row FOR UPDATE), and what is
+    -- written below for such a donor would outlive the erasure. So the donors that get personal
+    -- data (profile, contact, consent, appeals) or a merge are locked first, in id order (no
+    -- deadlock between batches), and whoever turns out erased once the lock is held is treated
+    -- like a tombstoned ref. Erasures that come later wait for this transaction, and then see
+    -- (and remove) what it wrote, the inbox rows included.
+    IF v_types && ARRAY['donor.upserted', 'consent.changed', 'appeal.sent', 'donor.merged'] THEN
+      PERFORM 1 FROM donor.donors d
+      WHERE d.id IN (SELECT b.donor_id FROM ingest_work b
+                     WHERE b.outcome = 'processed' AND NOT b.tombstoned AND b.donor_id IS NOT NULL
+                       AND b.type IN ('donor.upserted', 'consent.changed', 'appeal.sent', 'donor.merged'))
+      ORDER BY d.id
+      FOR NO KEY UPDATE OF d;
+      -- A statement of its own: its snapshot sees every erasure that the lock waited for.
+      UPDATE ingest_work b SET tombstoned = true
+      FROM donor.donors d
+      WHERE b.outcome = 'processed' AND NOT b.tombstoned AND d.id = b.donor_id
+        AND d.erased_at IS NOT NULL;
+    END IF;
+
     IF EXISTS (SELECT 1 FROM ingest_work b WHERE b.tombstoned OR b.outcome = 'rejected') THEN
-      -- A tombstoned person gets no profile data back, and no consent either.
+      -- A tombstoned person gets no profile data back, no consent and no appeals either.
       UPDATE ingest_work b SET outcome = 'ignored'
-      WHERE b.tombstoned AND b.type IN ('donor.upserted', 'consent.changed', 'donor.merged');
+      WHERE b.tombstoned AND b.type IN ('donor.upserted', 'consent.changed', 'donor.merged', 'appeal.sent');
       -- What arrives for an erased person is not kept in the clear either, rejected or not.
       UPDATE ingest.inbox i SET raw = NULL
       FROM ingest_work b WHERE b.tombstoned AND i.source = b.source AND i.event_id = b.event_id;
