@@ -116,5 +116,66 @@ TEST_F(ErasureRace, ConcurrentUpsertWithConsentLeavesNothingOnAnErasedDonor) {
   EXPECT_EQ(scalar("SELECT count(*) FROM pii.donor_pii WHERE first_name LIKE 'Seed%'"), "0");
 }
 
+class ErasureEdges : public IngestTest {};
+
+// A merged-away id and its survivor are the same person: DELETE on the old id erases nothing
+// and answers 409 naming the survivor; the person goes by erasing the survivor, after which
+// neither ref resolves and the old id answers 200 (erased with the survivor).
+TEST_F(ErasureEdges, ErasingAMergedAwayIdIsRefusedNamingTheSurvivor) {
+  ASSERT_EQ(
+      event("donor.upserted", R"({"donor_ref":"keep","email":"ida@example.org"})", "1").status,
+      200);
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"dup","email":"ida@example.org"})", "2").status,
+            200);
+  const auto dup = scalar("SELECT id FROM donor.donors WHERE ref = 'dup'");
+  const auto keep = scalar("SELECT id FROM donor.donors WHERE ref = 'keep'");
+  ASSERT_EQ(event("donor.merged", R"({"donor_ref":"keep","merged_refs":["dup"]})", "3").status,
+            200);
+
+  auto refused = admin("DELETE", "/v1/donors/" + dup);
+  EXPECT_EQ(refused.status, 409) << refused.body;
+  EXPECT_NE(refused.body.find("merged into donor " + keep), std::string::npos) << refused.body;
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE erased_at IS NOT NULL"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM gabe.audit_log WHERE action = 'donor.erase'"), "0");
+  auto by_ref = get("/v1/donors?source=crm&ref=dup");
+  ASSERT_EQ(by_ref.status, 200);
+  EXPECT_FALSE((*json(by_ref))["erased"].GetBool());
+  EXPECT_STREQ((*json(by_ref))["contact"]["email"].GetString(), "ida@example.org");
+
+  ASSERT_EQ(admin("DELETE", "/v1/donors/" + keep).status, 200);
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=dup").status, 404);
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=keep").status, 404);
+  EXPECT_EQ(admin("DELETE", "/v1/donors/" + dup).status, 200);
+  EXPECT_TRUE((*json(get("/v1/donors/" + dup)))["erased"].GetBool());
+}
+
+// The CRM erases a person Gabe knows only from rejected events, or not at all: a tombstone
+// each, no raw text left, and a later gift does not bring a profile back.
+TEST_F(ErasureEdges, CrmErasureOfARefWithoutAProfileLeavesATombstoneAndNoRawText) {
+  ASSERT_EQ(event("gift.created",
+                  R"({"gift_ref":"g1","donor_ref":"r1","amount":"x","memo":"Hanna"})", "1")
+                .status,
+            422);
+  ASSERT_EQ(event("donor.erased", R"({"donor_ref":"r1"})", "2").status, 200);
+  ASSERT_EQ(event("donor.erased", R"({"donor_ref":"r2"})", "3").status, 200);
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw IS NOT NULL"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.tombstones WHERE ref_hash IN "
+                   "(ingest.ref_hash('crm', 'r1'), ingest.ref_hash('crm', 'r2'))"),
+            "2");
+  ASSERT_EQ(
+      event("gift.created",
+            R"({"gift_ref":"g2","donor_ref":"r2","amount":"5","received_on":"2026-11-20"})", "4")
+          .status,
+      200);
+  ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"r1","first_name":"Hanna"})", "5").status, 200);
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=r1").status, 404);
+  EXPECT_EQ(get("/v1/donors?source=crm&ref=r2").status, 404);
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw IS NOT NULL"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM pii.donor_pii"), "0");
+  // The replay of the rejected event is refused: its content went with the person.
+  const auto rejected = scalar("SELECT id FROM ingest.inbox WHERE event_id = '1'");
+  EXPECT_EQ(admin("POST", "/v1/events/" + rejected + "/replay").status, 409);
+}
+
 }  // namespace
 }  // namespace gabe::test
