@@ -14,6 +14,7 @@
 #include "importer.hpp"
 #include "ndjson.hpp"
 #include "queries.hpp"
+#include "retention.hpp"
 #include "webhook_signature.hpp"
 
 namespace gabe::ingest {
@@ -72,7 +73,8 @@ class IngestApi {
                  std::chrono::microseconds(ctx.settings.integer("GABE_INGEST_LINGER_US"))),
         events_(ctx.metrics.counter("gabe_ingest_events_total",
                                     "Events received, by channel (webhook/import) and outcome",
-                                    {"channel", "outcome"})) {}
+                                    {"channel", "outcome"})),
+        retention_(ctx.pool, ctx.metrics, RetentionSettings::from(ctx.settings)) {}
 
   http::Response webhook(http::Request& req) {
     const std::string source(req.param("source"));
@@ -287,7 +289,7 @@ class IngestApi {
                        std::to_string(survivor) + "; erase donor " + std::to_string(survivor) +
                        " to erase the person.");
       }
-      tx.exec_params(sql::kEraseDonor, id, req.actor, reason);
+            tx.exec_params(sql::kEraseDonor, id, ctx_.service, req.actor, reason);
       tx.commit();
     });
     JsonWriter w;
@@ -313,6 +315,7 @@ class IngestApi {
   SourceRegistry sources_;
   EventBatcher batcher_;
   Counter events_;
+  RetentionLoop retention_;  // last: stops before the rest goes
 };
 
 }  // namespace

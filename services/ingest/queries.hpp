@@ -1,4 +1,4 @@
-// The SQL behind the ingest API's reads and erasure, named for what each does.
+// The SQL behind the ingest API's reads, export and erasure, named for what each does.
 #pragma once
 
 #include <string>
@@ -90,47 +90,12 @@ FROM ingest.inbox i
 WHERE i.id = $1
 )sql";
 
-// Art. 15/20: everything held about the person, as one JSON document.
-inline constexpr const char* kDonorExport = R"sql(
-SELECT json_build_object(
-  'exported_at', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
-  'donor', (SELECT json_build_object('id', d.id, 'source', d.source, 'ref', d.ref, 'language', d.language,
-              'country', d.country, 'tags', d.tags, 'profiling_objection', d.profiling_objection,
-              'merged_into', d.merged_into, 'erased', d.erased_at IS NOT NULL,
-              'created_at', d.created_at, 'updated_at', CASE WHEN isfinite(d.updated_at) THEN d.updated_at END)
-            FROM donor.donors d WHERE d.id = $1),
-  'other_refs', COALESCE((SELECT json_agg(json_build_object('source', r.source, 'ref', r.ref) ORDER BY r.ref)
-            FROM ingest.donor_refs r JOIN donor.donors d ON d.id = r.donor_id
-            WHERE r.donor_id = $1 AND r.ref IS DISTINCT FROM d.ref), '[]'::json),
-  'contact', (SELECT row_to_json(p) FROM pii.donor_pii p WHERE p.donor_id = $1),
-  'audit_attributes', (SELECT json_build_object('gender', a.gender, 'age_band', a.age_band)
-            FROM donor.audit_attributes a WHERE a.donor_id = $1),
-  'consent', COALESCE((SELECT json_agg(json_build_object('channel', c.channel, 'granted', c.granted,
-            'at', c.at, 'source', c.source) ORDER BY c.channel) FROM donor.consents c WHERE c.donor_id = $1), '[]'::json),
-  'consent_history', COALESCE((SELECT json_agg(json_build_object('channel', h.channel, 'granted', h.granted,
-            'at', h.at, 'source', h.source, 'recorded_at', h.recorded_at) ORDER BY h.id)
-            FROM donor.consent_history h WHERE h.donor_id = $1), '[]'::json),
-  'gifts', COALESCE((SELECT json_agg(json_build_object('source', g.source, 'ref', g.ref,
-            'amount', to_char(g.amount_cents / 100.0, 'FM999999999990.00'), 'currency', g.currency,
-            'received_on', g.received_on, 'campaign_ref', g.campaign_ref, 'channel', g.channel,
-            'fund', g.fund, 'recurring_ref', g.recurring_ref, 'status', g.status) ORDER BY g.received_on, g.id)
-            FROM donor.gifts g WHERE g.donor_id = $1), '[]'::json),
-  'recurring', COALESCE((SELECT json_agg(json_build_object('source', r.source, 'ref', r.ref,
-            'amount', to_char(r.amount_cents / 100.0, 'FM999999999990.00'), 'currency', r.currency,
-            'interval', r.interval, 'status', r.status, 'started_on', r.started_on,
-            'cancelled_on', r.cancelled_on, 'cancel_reason', r.cancel_reason) ORDER BY r.id)
-            FROM donor.recurring r WHERE r.donor_id = $1), '[]'::json),
-  'appeals', COALESCE((SELECT json_agg(json_build_object('campaign_ref', a.campaign_ref, 'sent_on', a.sent_on,
-            'channel', a.channel) ORDER BY a.sent_on, a.id) FROM donor.appeals a WHERE a.donor_id = $1), '[]'::json),
-  'scores', '[]'::json,
-  'segment_memberships', '[]'::json,
-  'audit', COALESCE((SELECT json_agg(json_build_object('at', l.at, 'service', l.service, 'actor', l.actor,
-            'action', l.action, 'details', l.details) ORDER BY l.id)
-            FROM gabe.audit_log l WHERE l.entity = 'donor:' || $1), '[]'::json)
-)::text
-)sql";
-
-inline constexpr const char* kEraseDonor = "SELECT ingest.erase_donor($1, $2, $3)";
+// Art. 15/20 and Art. 17 run every schema's registered privacy step (gabe.privacy_steps,
+// migrations/0004_privacy_retention.sql): ingest knows none of the other services' data.
+// $1 donor id -> the export document as JSON text.
+inline constexpr const char* kDonorExport = "SELECT gabe.export_donor($1)::text";
+// $1 donor id, $2 service (its audit list), $3 actor, $4 reason or NULL.
+inline constexpr const char* kEraseDonor = "SELECT gabe.erase_donor($1, $2, $3, $4)";
 // $1 donor id -> the survivor it was merged into while that one is not erased (NULL otherwise),
 // or no row. Locks the record, so that a merge cannot slip in before the erasure.
 inline constexpr const char* kDonorForErasure = R"sql(

@@ -6,5 +6,7 @@
 namespace gabe::ingest {
 
 config::SettingsTable settings();
+// The retention purge's settings (part of settings(); gabectl purge reads them alone).
+config::SettingsTable retention_settings();
 
 }  // namespace gabe::ingest

@@ -471,6 +471,7 @@ TEST_F(SqlTest, ADatabaseOfTheOldMigrations0002And0003IsRefusedWithAMessage) {
   {
     pqxx::nontransaction tx(*owner_);
     tx.exec("UPDATE gabe_meta.schema_migrations SET checksum = 'pre-squash' WHERE version = 2");
+    tx.exec("DELETE FROM gabe_meta.schema_migrations WHERE version >= 3");
     tx.exec(
         "INSERT INTO gabe_meta.schema_migrations (version, name, checksum) "
         "VALUES (3, 'ingest_typed_batches', 'x')");
@@ -478,6 +479,32 @@ TEST_F(SqlTest, ADatabaseOfTheOldMigrations0002And0003IsRefusedWithAMessage) {
   const std::string error = migrate_error();
   EXPECT_NE(error.find("squashed"), std::string::npos) << error;
   EXPECT_NE(error.find("delete .gabe/"), std::string::npos) << error;
+}
+
+TEST_F(SqlTest, EveryRegisteredPrivacyStepExistsWithItsShapeAndOnlyItsOwnerRunsIt) {
+  // A registration is a catalogue row (function files come after the numbered migrations, so
+  // nothing checks it when it is written): this is where a wrong name or shape is caught.
+  auto bad = scalar(R"sql(
+    SELECT string_agg(s.schema_name || '.' || f.fn, ', ')
+    FROM gabe.privacy_steps s
+    CROSS JOIN LATERAL (VALUES (s.erase_function, 'void'), (s.export_function, 'jsonb')) f(fn, rettype)
+    WHERE f.fn IS NOT NULL AND NOT EXISTS (
+      SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+      WHERE n.nspname = s.schema_name AND p.proname = f.fn
+        AND p.proargtypes = '20'::oidvector AND p.prorettype = f.rettype::regtype
+        AND NOT has_function_privilege('public', p.oid, 'EXECUTE')
+        AND NOT has_function_privilege('gabe_ingest', p.oid, 'EXECUTE')))sql");
+  EXPECT_EQ(bad, "")
+      << "registered steps that are missing, of the wrong shape or runnable by others";
+  EXPECT_EQ(scalar("SELECT string_agg(schema_name, ',' ORDER BY position) FROM gabe.privacy_steps"),
+            "ingest,pii,donor,gabe");
+  // The central functions are the only way in, and only for gabe_privacy's members.
+  EXPECT_EQ(scalar("SELECT has_function_privilege('gabe_ingest', "
+                   "'gabe.erase_donor(bigint,text,text,text)', 'EXECUTE')"),
+            "t");
+  EXPECT_EQ(scalar("SELECT has_function_privilege('gabe_scoring', "
+                   "'gabe.erase_donor(bigint,text,text,text)', 'EXECUTE')"),
+            "f");
 }
 
 // An erasure holds the donor's row lock while a batch for the same donor runs: the batch waits,

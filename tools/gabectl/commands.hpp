@@ -15,5 +15,6 @@ int source_add(const Args& args);     // source.cpp
 int source_rotate(const Args& args);  // source.cpp
 int demo_data(const Args& args);      // demo_data_command.cpp
 int import_file(const Args& args);    // import.cpp
+int purge(const Args& args);          // purge.cpp
 
 }  // namespace gabe::gabectl

@@ -25,6 +25,9 @@ const std::vector<Command>& registry() {
        "write canonical NDJSON demo events to stdout", &c::demo_data},
       {"import", "FILE --source NAME", "bulk import canonical NDJSON (FILE or - for stdin)",
        &c::import_file},
+      {"purge", "[--older-than-days N]",
+       "delete raw inbox events older than N days (default GABE_RETENTION_DAYS); for a CronJob",
+       &c::purge},
   };
   return commands;
 }
