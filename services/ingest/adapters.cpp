@@ -6,19 +6,20 @@ namespace gabe::ingest {
 
 namespace {
 
-void map_generic(CanonicalEvent& event, const JsonValue& body, const std::string& fallback_time) {
+void map_generic(CanonicalEvent& event, const JsonValue& body, const std::string& fallback_time,
+                 const SourceConfig&) {
   map_generic_envelope(event, body, fallback_time);
 }
 
 void map_civicrm_body(CanonicalEvent& event, const JsonValue& body,
-                      const std::string& fallback_time) {
+                      const std::string& fallback_time, const SourceConfig& config) {
   event.occurred_at = fallback_time;
-  map_civicrm_event(event, body);
+  map_civicrm_event(event, body, config);
 }
 
 // A stored import line: its own id and source are read, but the inbox row keeps its identity.
 void map_stored_import_line(CanonicalEvent& event, const JsonValue& body,
-                            const std::string& fallback_time) {
+                            const std::string& fallback_time, const SourceConfig&) {
   const std::string source = event.source;
   const std::string event_id = event.event_id;
   map_import_line(event, body, source, fallback_time);
@@ -55,7 +56,7 @@ std::vector<std::string_view> source_adapter_names() {
 
 CanonicalEvent map_received(std::string_view adapter, const std::string& source,
                             const std::string& event_id, const std::string& body,
-                            const std::string& fallback_time) {
+                            const std::string& fallback_time, const SourceConfig& config) {
   const Adapter* a = find_adapter(adapter);
   if (!a) throw unprocessable("The event names an unknown adapter '" + std::string(adapter) + "'.");
   CanonicalEvent event;
@@ -64,7 +65,7 @@ CanonicalEvent map_received(std::string_view adapter, const std::string& source,
   event.raw = body;
   event.adapter = std::string(adapter);
   auto doc = parse_json(body);
-  a->map(event, *doc, fallback_time);
+  a->map(event, *doc, fallback_time, config);
   return event;
 }
 

@@ -16,7 +16,8 @@ const std::vector<std::string_view> kGiftChannels = {"online", "sepa",   "transf
                                                      "card",   "paypal", "other"};
 const std::vector<std::string_view> kGiftStatuses = {"completed", "pending", "failed", "refunded",
                                                      "cancelled"};
-const std::vector<std::string_view> kIntervals = {"monthly", "quarterly", "half_yearly", "yearly"};
+const std::vector<std::string_view> kIntervals = {
+    "daily", "weekly", "fortnightly", "monthly", "quarterly", "half_yearly", "yearly"};
 const std::vector<std::string_view> kRecurringStatuses = {"active", "paused", "cancelled",
                                                           "lapsed"};
 const std::vector<std::string_view> kGenders = {"f", "m", "d", "u"};

@@ -37,7 +37,10 @@ struct CanonicalEvent {
   std::string data_json;              // normalised data (empty when rejected)
   std::optional<GiftColumns> gift;    // the same data, typed, for a valid gift.created/updated
   std::optional<std::string> reject;  // why the event is rejected, if it is
-  std::vector<FieldError> errors;     // the field errors behind `reject`
+  // Why the event is answered but neither stored nor applied (a CiviCRM test contribution),
+  // if it is; adapters set it, map_event never does.
+  std::optional<std::string> ignored;
+  std::vector<FieldError> errors;  // the field errors behind `reject`
 
   // Merges and erasures depend on everything before them: they go alone in a batch.
   bool is_barrier() const { return type == "donor.merged" || type == "donor.erased"; }

@@ -120,6 +120,11 @@ std::unordered_map<std::string, SourceInfo> load_sources(pqxx::connection& conn)
     info.adapter = r[1].c_str();
     if (!r[2].is_null()) info.secrets.emplace_back(r[2].c_str());
   }
+  for (const auto& r :
+       tx.exec("SELECT source, channel, group_id::text FROM ingest.source_optin_groups")) {
+    auto it = out.find(r[0].c_str());
+    if (it != out.end()) it->second.config.optin_groups[r[1].c_str()] = r[2].c_str();
+  }
   return out;
 }
 

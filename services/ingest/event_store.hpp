@@ -12,6 +12,7 @@
 
 #include <pqxx/pqxx>
 
+#include "adapters.hpp"
 #include "canonical_event.hpp"
 #include "gabe/db.hpp"
 
@@ -51,10 +52,11 @@ std::vector<ApplyOutcome> apply_events(pqxx::transaction_base& tx,
 struct SourceInfo {
   std::string adapter;
   std::vector<std::string> secrets;  // current (not retired)
+  SourceConfig config;
 };
 
-// Webhook sources with their current secrets, reloaded at most every `ttl` (rotation takes
-// effect within that time).
+// Webhook sources with their current secrets and configuration, reloaded at most every `ttl`
+// (rotation and configuration changes take effect within that time).
 class SourceRegistry {
  public:
   SourceRegistry(db::Pool& pool, std::chrono::milliseconds ttl = std::chrono::milliseconds(2000));

@@ -98,10 +98,21 @@ class IngestApi {
     auto fallback = format_instant({std::strtoll(std::string(ts).c_str(), nullptr, 10), 0});
     CanonicalEvent event;
     try {
-      event = map_received(info->adapter, source, event_id, req.body, fallback);
+      event = map_received(info->adapter, source, event_id, req.body, fallback, info->config);
     } catch (const Problem&) {
       count("webhook", "bad_request");
       throw;
+    }
+    if (event.ignored) {
+      // Answered so that the sender does not retry, but neither stored nor applied.
+      count("webhook", "ignored");
+      JsonWriter w;
+      w.begin_object()
+          .field("status", "ignored")
+          .field("event_id", event_id)
+          .field("reason", *event.ignored)
+          .end_object();
+      return http::json_response(200, w.take());
     }
     auto errors = event.errors;
     const auto o = batcher_.apply(std::move(event));
@@ -178,8 +189,9 @@ class IngestApi {
     if (stored->erased) throw conflict("The event's content was erased with the person it named.");
     CanonicalEvent event;
     try {
+      const auto info = sources_.find(stored->source);
       event = map_received(stored->adapter, stored->source, stored->event_id, stored->raw,
-                           stored->occurred_at);
+                           stored->occurred_at, info ? info->config : SourceConfig{});
     } catch (const Problem& p) {
       event.source = stored->source;
       event.event_id = stored->event_id;
@@ -192,7 +204,12 @@ class IngestApi {
     // The replay and its audit entry commit together.
     auto outcome = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      auto o = apply_events(tx, {event}).at(0);
+      ApplyOutcome o{stored->event_id, "ignored", event.ignored.value_or("")};
+      if (event.ignored) {
+        tx.exec_params(sql::kDeleteIgnoredEvent, id);
+      } else {
+        o = apply_events(tx, {event}).at(0);
+      }
       JsonWriter d;
       d.begin_object()
           .field("event_id", stored->event_id)

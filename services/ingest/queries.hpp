@@ -83,6 +83,10 @@ WHERE ($1::text IS NULL OR i.status = $1) AND ($2::bigint IS NULL OR i.id > $2)
 ORDER BY i.id LIMIT $3
 )sql";
 
+// A rejected event that its adapter now ignores (a CiviCRM test contribution) is not kept.
+inline constexpr const char* kDeleteIgnoredEvent =
+    "DELETE FROM ingest.inbox WHERE id = $1 AND status = 'rejected'";
+
 inline constexpr const char* kEventForReplay = R"sql(
 SELECT i.source, i.event_id, i.raw, i.status, i.adapter,
        to_char(i.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), i.type

@@ -7,7 +7,7 @@ config::SettingsTable retention_settings() {
   return {
       integer_setting("GABE_RETENTION_DAYS", 90, 1, 36500,
                       "raw inbox events received longer ago than this many days are deleted"),
-      integer_setting("GABE_RETENTION_INTERVAL_SECONDS", 3600, 0, 7 * 86400,
+      integer_setting("GABE_RETENTION_INTERVAL_SECONDS", 3600, 0, 7L * 86400,
                       "seconds between purge runs in gabe-ingest; 0 turns the purge off"),
       integer_setting("GABE_RETENTION_BATCH", 5000, 1, 100000,
                       "raw events deleted per transaction"),

@@ -1,5 +1,7 @@
 #include "gabe/auth.hpp"
 
+#include <cctype>
+
 #include "gabe/crypto.hpp"
 #include "gabe/json.hpp"
 #include "gabe/service.hpp"
@@ -62,8 +64,16 @@ TokenAuthenticator::TokenAuthenticator(db::Pool& pool, std::chrono::seconds cach
 
 void TokenAuthenticator::authenticate(http::Request& request, Role min_role) {
   auto header = request.header("authorization");
-  constexpr std::string_view kBearer = "Bearer ";
-  if (!header || header->size() <= kBearer.size() || header->substr(0, kBearer.size()) != kBearer) {
+  // RFC 7235 2.1: the scheme name is case-insensitive ("bearer", "BEARER").
+  constexpr std::string_view kBearer = "bearer ";
+  const auto is_bearer = [&](std::string_view h) {
+    if (h.size() <= kBearer.size()) return false;
+    for (std::size_t i = 0; i < kBearer.size(); ++i) {
+      if (std::tolower(static_cast<unsigned char>(h[i])) != kBearer[i]) return false;
+    }
+    return true;
+  };
+  if (!header || !is_bearer(*header)) {
     throw unauthorized("A bearer token is required (Authorization: Bearer <token>).");
   }
   authenticate_token(request, header->substr(kBearer.size()), min_role);

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <charconv>
 
+#include "gabe/text.hpp"
+
 namespace gabe {
 
 std::string_view role_name(Role role) {
@@ -65,6 +67,20 @@ std::string percent_decode(std::string_view s, bool plus_is_space) {
       }
     }
     out += plus_is_space && s[i] == '+' ? ' ' : s[i];
+  }
+  return out;
+}
+
+// A percent-decoded path segment or query value must be text: otherwise 400 naming it, before
+// any handler or SQL sees it (PostgreSQL would refuse it with a 500, and a NUL would cut it).
+std::string decode_text(std::string_view raw, bool plus_is_space, std::string_view what,
+                        std::string_view name) {
+  std::string out = percent_decode(raw, plus_is_space);
+  if (!is_valid_text(out)) {
+    throw Problem(400, "bad-request",
+                  "The " + std::string(what) + " '" + std::string(name) +
+                      "' is not valid UTF-8 text (or contains NUL).",
+                  {{std::string(name), "must be valid UTF-8 text without NUL"}});
   }
   return out;
 }
@@ -233,6 +249,7 @@ Response problem_response(const Problem& problem, Language lang) {
   if (problem.retry_after_seconds() > 0) {
     r.headers.emplace_back("retry-after", std::to_string(problem.retry_after_seconds()));
   }
+  if (!problem.allow().empty()) r.headers.emplace_back("allow", problem.allow());
   return r;
 }
 
@@ -250,6 +267,11 @@ void Router::add_streaming(Method method, std::string pattern, std::optional<Rol
       {method, std::move(pattern), min_role, {}, std::move(handler), std::move(segments)});
 }
 
+void Router::add_on_io_thread(Method method, std::string pattern, Handler handler) {
+  add(method, std::move(pattern), std::nullopt, std::move(handler));
+  routes_.back().on_io_thread = true;
+}
+
 const Route& Router::match(Request& request) const {
   std::string_view target = request.target;
   auto qpos = target.find('?');
@@ -265,16 +287,19 @@ const Route& Router::match(Request& request) const {
       auto pair = qs.substr(pos, amp - pos);
       if (!pair.empty()) {
         auto eq = pair.find('=');
-        request.query.emplace_back(percent_decode(pair.substr(0, eq), true),
-                                   eq == std::string_view::npos
-                                       ? std::string()
-                                       : percent_decode(pair.substr(eq + 1), true));
+        // A name that is not text is not fit to quote back: the problem names "query".
+        auto key = decode_text(pair.substr(0, eq), true, "query string", "query");
+        auto value = eq == std::string_view::npos
+                         ? std::string()
+                         : decode_text(pair.substr(eq + 1), true, "query parameter", key);
+        request.query.emplace_back(std::move(key), std::move(value));
       }
       pos = amp + 1;
     }
   }
   auto segments = split_path(path);
   bool path_known = false;
+  std::string allow;
   for (const auto& route : routes_) {
     if (route.segments.size() != segments.size()) continue;
     std::vector<std::pair<std::string, std::string>> params;
@@ -282,7 +307,9 @@ const Route& Router::match(Request& request) const {
     for (std::size_t i = 0; i < segments.size() && ok; ++i) {
       const auto& pat = route.segments[i];
       if (pat.size() > 2 && pat.front() == '{' && pat.back() == '}') {
-        params.emplace_back(pat.substr(1, pat.size() - 2), percent_decode(segments[i], false));
+        auto name = pat.substr(1, pat.size() - 2);
+        auto value = decode_text(segments[i], false, "path parameter", name);
+        params.emplace_back(std::move(name), std::move(value));
       } else {
         ok = pat == segments[i];
       }
@@ -295,9 +322,16 @@ const Route& Router::match(Request& request) const {
       request.params = std::move(params);
       return route;
     }
+    const auto name = method_name(route.method);
+    if (allow.find(name) == std::string::npos)
+      allow += (allow.empty() ? "" : ", ") + std::string(name);
+    if (route.method == Method::get && allow.find("HEAD") == std::string::npos) allow += ", HEAD";
   }
-  if (path_known)
-    throw method_not_allowed("This method is not allowed on " + std::string(path) + ".");
+  if (path_known) {
+    // RFC 9110 15.5.6: a 405 names the methods the resource does support.
+    throw method_not_allowed("This method is not allowed on " + std::string(path) + ".")
+        .with_allow(allow);
+  }
   throw not_found("There is no resource at this path.");
 }
 

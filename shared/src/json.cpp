@@ -117,6 +117,8 @@ class StrictBuilder {
   void attach(rapidjson::Document& doc) { doc_ = &doc; }
   const std::string& error() const { return error_; }
 
+  // RapidJSON's handler interface names these methods.
+  // NOLINTBEGIN(readability-identifier-naming)
   bool Null() { return doc_->Null(); }
   bool Bool(bool b) { return doc_->Bool(b); }
   bool Int(int i) { return doc_->Int(i); }
@@ -174,6 +176,7 @@ class StrictBuilder {
   }
   bool StartArray() { return doc_->StartArray(); }
   bool EndArray(rapidjson::SizeType count) { return doc_->EndArray(count); }
+  // NOLINTEND(readability-identifier-naming)
 
  private:
   bool fail(std::string message) {

@@ -67,7 +67,9 @@ struct Metrics::Impl {
       throw std::invalid_argument("metric name '" + name + "' is not gabe_ in lower snake case");
     for (const auto& l : labels) {
       if (!is_snake_case(l) || l == "le" || l == "quantile")
-        throw std::invalid_argument("label '" + l + "' of " + name + " is not allowed");
+        throw std::invalid_argument(
+            std::string("label '").append(l).append("' of ").append(name).append(
+                " is not allowed"));
     }
     if (!names.insert(name).second)
       throw std::invalid_argument("metric " + name + " is registered twice");

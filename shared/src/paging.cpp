@@ -21,7 +21,7 @@ Page Page::of(const http::Request& request) {
 }
 
 struct PageWriter::State {
-  long limit;
+  long limit = 0;
   long shown = 0;
   bool more = false;
   std::string last_key;

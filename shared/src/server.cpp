@@ -1,25 +1,35 @@
 // The Boost.Beast server: a listener accepts; a session reads one request (header first, so
 // that streaming routes can take the body in chunks), hands it to the worker pool, writes the
 // answer and reads again. Database and model work never runs on the I/O threads.
+//
+// Every byte a client sends counts against a limit (see http_framing.hpp): the read buffer is
+// capped, so a header, chunk line or trailer cannot grow it; the body has its limit; chunk
+// framing is counted per request. Idle keep-alive connections give way to new clients.
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 
+#include <sys/resource.h>
+
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <cstring>
 #include <future>
 #include <limits>
+#include <map>
 #include <mutex>
 #include <thread>
 
 #include "gabe/http.hpp"
 #include "gabe/log.hpp"
+#include "http_framing.hpp"
 
 namespace gabe::http {
 
@@ -33,8 +43,30 @@ using Clock = std::chrono::steady_clock;
 // so "no limit" must be spelled as the largest limit.
 constexpr std::uint64_t kUnlimited = std::numeric_limits<std::uint64_t>::max();
 
+std::size_t connections_for_file_limit(std::size_t reserve) {
+  // The soft limit is raised to the hard one first (as nginx and Go do).
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return 16;
+  if (limit.rlim_cur < limit.rlim_max) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return std::numeric_limits<std::size_t>::max();
+  const auto files = static_cast<std::size_t>(limit.rlim_cur);
+  return files > reserve + 16 ? files - reserve : 16;
+}
+
+// A connection that waits for its next request and may be closed to make room.
+class IdleConnection {
+ public:
+  virtual ~IdleConnection() = default;
+  virtual void evict() = 0;
+};
+
 struct Server::Impl {
   ServerOptions options;
+  framing::Limits limits;
   const Router& router;
   Authenticator authenticate;
   Observer observe;
@@ -44,19 +76,26 @@ struct Server::Impl {
   std::atomic<bool> stopping{false};
   std::mutex mutex;
   std::condition_variable drained;
+  // Keep-alive connections waiting for their next request, oldest first.
+  std::mutex idle_mutex;
+  std::uint64_t idle_sequence = 0;
+  std::map<std::uint64_t, std::weak_ptr<IdleConnection>> idle;
   net::io_context ioc;
   net::thread_pool workers;
   tcp::acceptor acceptor;
+  net::steady_timer accept_pause;
   net::signal_set signals;
 
   Impl(ServerOptions o, const Router& r, Authenticator a, Observer ob)
       : options(std::move(o)),
+        limits(framing::limits_of(options)),
         router(r),
         authenticate(std::move(a)),
         observe(std::move(ob)),
         ioc(options.io_threads),
         workers(static_cast<std::size_t>(options.workers)),
         acceptor(ioc),
+        accept_pause(ioc),
         signals(ioc, SIGTERM, SIGINT) {}
 
   void request_started() { in_flight.fetch_add(1); }
@@ -65,6 +104,29 @@ struct Server::Impl {
       std::lock_guard lock(mutex);
       drained.notify_all();
     }
+  }
+  std::uint64_t add_idle(std::weak_ptr<IdleConnection> connection) {
+    std::lock_guard lock(idle_mutex);
+    idle.emplace(++idle_sequence, std::move(connection));
+    return idle_sequence;
+  }
+  void remove_idle(std::uint64_t key) {
+    std::lock_guard lock(idle_mutex);
+    idle.erase(key);
+  }
+  // Closes the connection that has waited longest for its next request; false if none waits.
+  bool evict_oldest_idle() {
+    std::shared_ptr<IdleConnection> oldest;
+    {
+      std::lock_guard lock(idle_mutex);
+      while (!idle.empty() && !oldest) {
+        oldest = idle.begin()->second.lock();
+        idle.erase(idle.begin());
+      }
+    }
+    if (!oldest) return false;
+    oldest->evict();
+    return true;
   }
   void begin_stop();
   void accept();
@@ -85,14 +147,24 @@ class StreamedBody : public BodyStream {
   Session& session_;
 };
 
-class Session : public std::enable_shared_from_this<Session> {
+class Session : public IdleConnection, public std::enable_shared_from_this<Session> {
  public:
   Session(tcp::socket&& socket, Server::Impl& server)
-      : stream_(std::move(socket)), server_(server) {}
-  ~Session() { server_.connections.fetch_sub(1); }
+      : stream_(std::move(socket)), server_(server), buffer_(server.limits.read_buffer()) {}
+  ~Session() override { server_.connections.fetch_sub(1); }
 
   void start() {
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_header(); });
+  }
+
+  // From any thread: the server needs this connection's file descriptor for a new client.
+  void evict() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (!self->idle_key_) return;  // a request arrived meanwhile
+      self->idle_key_ = 0;
+      self->evicted_ = true;
+      self->close();
+    });
   }
 
   // Runs on a worker thread.
@@ -109,10 +181,11 @@ class Session : public std::enable_shared_from_this<Session> {
       throw Problem(408, "timeout", "The request body arrived too slowly.");
     }
     auto [ec, n] = result.get();
-    if (ec == beast::error::timeout)
-      throw Problem(408, "timeout", "The request body arrived too slowly.");
-    if (ec == bhttp::error::body_limit) throw payload_too_large("The request body is too large.");
-    if (ec) throw bad_request("The request body could not be read.");
+    if (ec == kMetadataExceeded) throw framing::metadata_problem(server_.limits);
+    if (ec) {
+      if (auto p = framing::body_problem(ec, server_.limits)) throw *p;
+      throw bad_request("The request body could not be read.");
+    }
     if (n == 0) body_done_ = true;
     std::memcpy(buffer, chunk_.data(), n);
     return n;
@@ -120,6 +193,15 @@ class Session : public std::enable_shared_from_this<Session> {
 
  private:
   using ChunkPromise = std::shared_ptr<std::promise<std::pair<beast::error_code, std::size_t>>>;
+  // Reported to the worker when a streamed body's chunk framing exceeds its limit.
+  static inline const beast::error_code kMetadataExceeded =
+      boost::system::errc::make_error_code(boost::system::errc::message_size);
+
+  // Chunk framing read so far for this request (all bytes after the header that are not body).
+  bool metadata_within_limit() const {
+    return server_.limits.metadata_within(request_bytes_ - header_bytes_ - body_bytes_,
+                                          body_bytes_);
+  }
 
   void start_chunk_read(const ChunkPromise& done) {
     auto& parser = *stream_parser_;
@@ -133,36 +215,47 @@ class Session : public std::enable_shared_from_this<Session> {
     read_pending_ = true;
     bhttp::async_read(
         stream_, buffer_, parser,
-        [self = shared_from_this(), done](beast::error_code ec, std::size_t) {
+        [self = shared_from_this(), done](beast::error_code ec, std::size_t consumed) {
           self->read_pending_ = false;
           if (ec == bhttp::error::need_buffer) ec = {};
-          done->set_value({ec, self->chunk_.size() - self->stream_parser_->get().body().size});
+          const std::size_t n = self->chunk_.size() - self->stream_parser_->get().body().size;
+          self->request_bytes_ += consumed;
+          self->body_bytes_ += n;
+          if (!ec && !self->metadata_within_limit()) ec = kMetadataExceeded;
+          done->set_value({ec, n});
         });
   }
 
   void read_header() {
     header_parser_.emplace();
-    header_parser_->header_limit(static_cast<std::uint32_t>(server_.options.header_limit));
+    header_parser_->header_limit(static_cast<std::uint32_t>(server_.limits.header));
     // The limit depends on the route (streamed imports have none): checked in on_header.
     header_parser_->body_limit(kUnlimited);
-    stream_.expires_after(first_request_ ? server_.options.read_timeout
-                                         : server_.options.idle_timeout);
-    bhttp::async_read_header(
-        stream_, buffer_, *header_parser_,
-        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+    request_bytes_ = header_bytes_ = body_bytes_ = 0;
+    authenticated_ = false;
+    if (first_request_) {
+      stream_.expires_after(server_.options.read_timeout);
+    } else {
+      // Between requests this connection may be closed to make room for a new client.
+      stream_.expires_after(server_.options.idle_timeout);
+      idle_key_ = server_.add_idle(weak_from_this());
+    }
+    bhttp::async_read_header(stream_, buffer_, *header_parser_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                               self->on_header(ec, n);
+                             });
   }
 
-  void on_header(beast::error_code ec) {
+  void on_header(beast::error_code ec, std::size_t consumed) {
+    if (idle_key_) {
+      server_.remove_idle(idle_key_);
+      idle_key_ = 0;
+    }
+    if (evicted_) return;
     if (ec) {
-      if (ec == bhttp::error::header_limit) {
-        respond_now(Problem(431, "header-too-large", "The request headers are too large."));
-        return;
-      }
-      if (ec != bhttp::error::end_of_stream && ec != beast::error::timeout &&
-          ec != net::error::eof && ec != net::error::connection_reset) {
-        log::debug("unparseable request", {{"error", ec.message()}});
-        respond_now(bad_request("The request could not be parsed as HTTP/1.1."));
-        return;
+      if (auto p = framing::header_problem(ec)) {
+        if (p->status() == 400) log::debug("unparseable request", {{"error", ec.message()}});
+        return respond_now(*p);
       }
       return close();
     }
@@ -173,52 +266,86 @@ class Session : public std::enable_shared_from_this<Session> {
     body_done_ = false;
     started_ = Clock::now();
     server_.request_started();
+    request_bytes_ = header_bytes_ = consumed;
     request_ = std::make_shared<Request>();
     const auto& h = header_parser_->get();
-    request_->method =
-        parse_method(std::string_view(h.method_string().data(), h.method_string().size()));
-    request_->target = std::string(h.target());
-    for (const auto& field : h) {
-      std::string name(field.name_string());
-      std::transform(name.begin(), name.end(), name.begin(),
-                     [](unsigned char c) { return std::tolower(c); });
-      request_->headers.emplace_back(std::move(name), std::string(field.value()));
-    }
     keep_alive_ = h.keep_alive() && !server_.stopping.load();
     const Route* route = nullptr;
     try {
+      framing::fill_request(*request_, h);
       route = &server_.router.match(*request_);
     } catch (const Problem& p) {
       return finish_without_body(p);
     }
+    // A request without a body is authenticated with its handler, on one worker hop.
+    if (!route->min_role || header_parser_->is_done()) return after_authentication(route);
+    // Authenticate before reading the body (and before 100 Continue): a client without a
+    // valid token gets 401/403 and its body is never read. The token check may need the
+    // database, so it runs on a worker.
+    net::post(server_.workers, [self = shared_from_this(), route] {
+      std::optional<Problem> refused;
+      try {
+        self->server_.authenticate(*self->request_, *route->min_role);
+      } catch (const Problem& p) {
+        refused = p;
+      } catch (const std::exception& e) {
+        log::error("unhandled error",
+                   {{"route", self->request_->route}, {"kind", typeid(e).name()}});
+        refused = internal_error();
+      }
+      net::post(self->stream_.get_executor(), [self, route, refused = std::move(refused)] {
+        if (refused) return self->finish_without_body(*refused);
+        self->authenticated_ = true;
+        self->after_authentication(route);
+      });
+    });
+  }
+
+  void after_authentication(const Route* route) {
     const bool expects_continue =
         beast::iequals(header_parser_->get()[bhttp::field::expect], "100-continue");
     if (route->stream_handler) {
       stream_parser_.emplace(std::move(*header_parser_));
       stream_parser_->body_limit(kUnlimited);
-      if (expects_continue) return send_continue_then([this, route] { dispatch_to_worker(route); });
-      dispatch_to_worker(route);
+      if (expects_continue) return send_continue_then([this, route] { dispatch(route); });
+      dispatch(route);
       return;
     }
-    if (auto length = header_parser_->content_length();
-        length && *length > server_.options.body_limit) {
+    if (auto length = header_parser_->content_length(); length && *length > server_.limits.body) {
       keep_alive_ = false;
-      return finish_without_body(payload_too_large("The request body is larger than " +
-                                                   std::to_string(server_.options.body_limit) +
-                                                   " bytes."));
+      return finish_without_body(*framing::body_problem(bhttp::error::body_limit, server_.limits));
+    }
+    if (header_parser_->is_done()) {
+      // No body: the handler needs no further read (health checks answer without one).
+      body_parser_.emplace(std::move(*header_parser_));
+      return on_body({}, route);
     }
     body_parser_.emplace(std::move(*header_parser_));
-    body_parser_->body_limit(server_.options.body_limit);
+    body_parser_->body_limit(server_.limits.body);
     if (expects_continue) return send_continue_then([this, route] { read_body(route); });
     read_body(route);
   }
 
+  // Reads the body one socket read at a time, so that the chunk framing is counted as it
+  // arrives; the whole body must arrive within the read timeout.
   void read_body(const Route* route) {
     stream_.expires_after(server_.options.read_timeout);
-    bhttp::async_read(stream_, buffer_, *body_parser_,
-                      [self = shared_from_this(), route](beast::error_code ec, std::size_t) {
-                        self->on_body(ec, route);
-                      });
+    read_body_some(route);
+  }
+
+  void read_body_some(const Route* route) {
+    bhttp::async_read_some(
+        stream_, buffer_, *body_parser_,
+        [self = shared_from_this(), route](beast::error_code ec, std::size_t consumed) {
+          self->request_bytes_ += consumed;
+          self->body_bytes_ = self->body_parser_->get().body().size();
+          if (!ec && !self->metadata_within_limit()) {
+            self->keep_alive_ = false;
+            return self->finish_without_body(framing::metadata_problem(self->server_.limits));
+          }
+          if (!ec && !self->body_parser_->is_done()) return self->read_body_some(route);
+          self->on_body(ec, route);
+        });
   }
 
   // A client that sent "Expect: 100-continue" waits for this before it sends the body.
@@ -238,19 +365,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void on_body(beast::error_code ec, const Route* route) {
-    if (ec == bhttp::error::body_limit) {
-      keep_alive_ = false;
-      return finish_without_body(payload_too_large("The request body is larger than " +
-                                                   std::to_string(server_.options.body_limit) +
-                                                   " bytes."));
-    }
     if (ec) {
+      keep_alive_ = false;
+      if (auto p = framing::body_problem(ec, server_.limits)) return finish_without_body(*p);
       server_.request_finished();
       return close();
     }
     request_->body = std::move(body_parser_->get().body());
     body_parser_.reset();
-    dispatch_to_worker(route);
+    dispatch(route);
   }
 
   // A request that ends before its body was read: answer and close the connection.
@@ -261,32 +384,39 @@ class Session : public std::enable_shared_from_this<Session> {
     write(std::move(response));
   }
 
-  void dispatch_to_worker(const Route* route) {
-    net::post(server_.workers, [self = shared_from_this(), route] {
-      Response response;
-      const auto lang = self->request_->language();
-      try {
-        if (route->min_role) self->server_.authenticate(*self->request_, *route->min_role);
-        if (route->stream_handler) {
-          StreamedBody body(*self);
-          response = route->stream_handler(*self->request_, body);
-        } else {
-          response = route->handler(*self->request_);
-        }
-      } catch (const Problem& p) {
-        if (p.status() >= 500 && p.status() != 503) {
-          log::error("request failed", {{"route", self->request_->route}, {"status", p.status()}});
-        }
-        response = problem_response(p, lang);
-      } catch (const std::exception& e) {
-        log::error("unhandled error",
-                   {{"route", self->request_->route}, {"kind", typeid(e).name()}});
-        response = problem_response(internal_error(), lang);
-      } catch (...) {
-        response = problem_response(internal_error(), lang);
+  Response handle(const Route* route) {
+    Response response;
+    const auto lang = request_->language();
+    try {
+      if (route->min_role && !authenticated_) server_.authenticate(*request_, *route->min_role);
+      if (route->stream_handler) {
+        StreamedBody body(*this);
+        response = route->stream_handler(*request_, body);
+      } else {
+        response = route->handler(*request_);
       }
-      // A streamed body the handler did not read to its end would be taken for the next request.
-      if (route->stream_handler && !self->body_done_) self->keep_alive_ = false;
+    } catch (const Problem& p) {
+      if (p.status() >= 500 && p.status() != 503) {
+        log::error("request failed", {{"route", request_->route}, {"status", p.status()}});
+      }
+      response = problem_response(p, lang);
+    } catch (const std::exception& e) {
+      log::error("unhandled error", {{"route", request_->route}, {"kind", typeid(e).name()}});
+      response = problem_response(internal_error(), lang);
+    } catch (...) {
+      response = problem_response(internal_error(), lang);
+    }
+    // A streamed body the handler did not read to its end would be taken for the next request.
+    if (route->stream_handler && !body_done_) keep_alive_ = false;
+    return response;
+  }
+
+  void dispatch(const Route* route) {
+    // Health and metrics answer here, on the I/O thread: never behind workers that wait for
+    // a stalled database.
+    if (route->on_io_thread) return write(handle(route));
+    net::post(server_.workers, [self = shared_from_this(), route] {
+      auto response = self->handle(route);
       net::post(self->stream_.get_executor(),
                 [self, r = std::move(response)]() mutable { self->write(std::move(r)); });
     });
@@ -344,7 +474,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   Server::Impl& server_;
-  beast::flat_buffer buffer_;
+  beast::flat_buffer buffer_;  // capped at limits.read_buffer()
   std::optional<bhttp::request_parser<bhttp::empty_body>> header_parser_;
   std::optional<bhttp::request_parser<bhttp::string_body>> body_parser_;
   std::optional<bhttp::request_parser<bhttp::buffer_body>> stream_parser_;
@@ -354,6 +484,13 @@ class Session : public std::enable_shared_from_this<Session> {
   std::shared_ptr<Request> request_;
   bool keep_alive_ = true;
   bool first_request_ = true;
+  bool authenticated_ = false;
+  bool evicted_ = false;        // on the strand only
+  std::uint64_t idle_key_ = 0;  // on the strand only; nonzero while waiting between requests
+  // Bytes of this request the parser has taken: all of them, the header's, the body's.
+  std::uint64_t request_bytes_ = 0;
+  std::uint64_t header_bytes_ = 0;
+  std::uint64_t body_bytes_ = 0;
   int status_ = 0;
   Clock::time_point started_ = Clock::now();
 };
@@ -362,13 +499,26 @@ std::size_t StreamedBody::read(char* buffer, std::size_t size) {
   return session_.read_body_chunk(buffer, size);
 }
 
+bool out_of_file_descriptors(const beast::error_code& ec) {
+  return ec == net::error::no_descriptors || ec.value() == ENFILE;
+}
+
 }  // namespace
 
 void Server::Impl::accept() {
   acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
     if (ec) {
       if (!acceptor.is_open()) return;
-    } else if (connections.load() >= options.max_connections) {
+      if (out_of_file_descriptors(ec)) {
+        // The pending client stays in the backlog: make room, and try again in a moment
+        // instead of failing the same accept in a busy loop.
+        evict_oldest_idle();
+        accept_pause.expires_after(options.accept_backoff);
+        accept_pause.async_wait([this](beast::error_code) { accept(); });
+        return;
+      }
+    } else if (connections.load() >= options.max_connections && !evict_oldest_idle()) {
+      // Full, and every connection is busy with a request: this client is turned away.
       beast::error_code ignored;
       socket.close(ignored);
     } else {
@@ -386,6 +536,7 @@ void Server::Impl::begin_stop() {
   net::post(ioc, [this] {
     beast::error_code ignored;
     acceptor.close(ignored);
+    accept_pause.cancel();
     signals.cancel(ignored);
   });
 }
@@ -422,6 +573,7 @@ void Server::run() {
   });
   s.accept();
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(s.options.io_threads));
   auto guard = net::make_work_guard(s.ioc);
   for (int i = 0; i < s.options.io_threads; ++i) threads.emplace_back([&s] { s.ioc.run(); });
   {

@@ -2,7 +2,9 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <iostream>
 
 #include "gabe/log.hpp"
@@ -23,6 +25,14 @@ http::ServerOptions server_options(const config::Settings& settings) {
   o.header_limit = static_cast<std::size_t>(settings.integer("GABE_HTTP_HEADER_LIMIT"));
   o.read_timeout = std::chrono::seconds(settings.integer("GABE_HTTP_READ_TIMEOUT"));
   o.max_connections = static_cast<std::size_t>(settings.integer("GABE_HTTP_MAX_CONNECTIONS"));
+  // Unset, the default fits the file limit: connections must leave room for the database
+  // pool and the files the process opens, or accept fails with EMFILE and new clients wait.
+  // A value set explicitly is taken as given.
+  const char* set = std::getenv("GABE_HTTP_MAX_CONNECTIONS");
+  if (set == nullptr || *set == '\0') {
+    const auto reserve = 64 + static_cast<std::size_t>(settings.integer("GABE_DB_POOL_SIZE"));
+    o.max_connections = std::min(o.max_connections, http::connections_for_file_limit(reserve));
+  }
   return o;
 }
 
@@ -80,7 +90,9 @@ config::SettingsTable common_settings(std::uint16_t default_port) {
                       "largest request header in bytes"),
       integer_setting("GABE_HTTP_READ_TIMEOUT", 15, 1, 3600,
                       "seconds a client has to send a request"),
-      integer_setting("GABE_HTTP_MAX_CONNECTIONS", 2048, 1, 100000, "open connections at most"),
+      integer_setting("GABE_HTTP_MAX_CONNECTIONS", 2048, 1, 100000,
+                      "open connections at most; unset, also at most the file limit minus "
+                      "GABE_DB_POOL_SIZE minus 64"),
       integer_setting("GABE_DB_POOL_SIZE", 16, 1, 500, "database connections at most"),
   };
 }
@@ -119,8 +131,11 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     ServiceContext ctx{spec.name, settings, pool, router, metrics, authenticator};
     http::Server* server_ptr = nullptr;
 
-    router.add(http::Method::get, "/healthz", std::nullopt,
-               [](http::Request&) { return http::json_response(200, R"({"status":"ok"})"); });
+    // Health and metrics are answered on the I/O thread: a stalled database that blocks every
+    // worker must not make them time out.
+    router.add_on_io_thread(http::Method::get, "/healthz", [](http::Request&) {
+      return http::json_response(200, R"({"status":"ok"})");
+    });
     router.add(http::Method::get, "/readyz", std::nullopt, [&](http::Request&) {
       if (server_ptr && server_ptr->draining())
         throw service_unavailable("The service is shutting down.", 1);
@@ -134,7 +149,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
         throw service_unavailable("The database schema is not at the expected migration.", 5);
       return http::json_response(200, R"({"status":"ready"})");
     });
-    router.add(http::Method::get, "/metrics", std::nullopt, [&](http::Request&) {
+    router.add_on_io_thread(http::Method::get, "/metrics", [&](http::Request&) {
       http::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
       r.body = metrics.serialize();

@@ -37,4 +37,12 @@ bool is_valid_utf8(std::string_view text) {
   return true;
 }
 
+bool is_header_text(std::string_view text) {
+  for (char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if ((c < 0x20 && c != '\t') || c == 0x7F) return false;
+  }
+  return is_valid_utf8(text);
+}
+
 }  // namespace gabe

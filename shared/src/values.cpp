@@ -156,7 +156,7 @@ std::optional<Instant> parse_instant(std::string_view s) {
     if (!oh || !om || pos + 3 >= s.size() || s[pos + 3] != ':' || *oh > 23 || *om > 59) {
       return std::nullopt;
     }
-    offset = (*oh * 3600 + *om * 60) * (s[pos] == '-' ? -1 : 1);
+    offset = (std::int64_t{*oh} * 3600 + std::int64_t{*om} * 60) * (s[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return std::nullopt;
@@ -166,8 +166,8 @@ std::optional<Instant> parse_instant(std::string_view s) {
   int m = *digits(s, 5, 2);
   int d = *digits(s, 8, 2);
   std::int64_t secs =
-      days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * 86400 + *hh * 3600 +
-      *mi * 60 + std::min(*ss, 59) - offset;
+      days_from_civil(y, static_cast<unsigned>(m), static_cast<unsigned>(d)) * 86400 +
+      std::int64_t{*hh} * 3600 + std::int64_t{*mi} * 60 + std::min(*ss, 59) - offset;
   return Instant{secs, micros};
 }
 

@@ -34,7 +34,8 @@ TEST_F(Gabectl, TokenAndSourceCommandsWriteTheirAuditEntries) {
   ASSERT_EQ(gabectl({"source", "add", "shop", "--adapter", "civicrm"}, &out), 0);
   EXPECT_EQ(last_line(out).rfind("whsec_", 0), 0u) << out;
   EXPECT_EQ(scalar("SELECT adapter FROM ingest.sources WHERE name = 'shop'"), "civicrm");
-  EXPECT_EQ(audit("source.add", "source:shop"), R"(ingest|gabectl|{"adapter": "civicrm"})");
+  EXPECT_EQ(audit("source.add", "source:shop"),
+            R"(ingest|gabectl|{"adapter": "civicrm", "optin_groups": {}})");
   ASSERT_EQ(gabectl({"source", "rotate", "shop"}, &out), 0);
   EXPECT_EQ(audit("source.rotate", "source:shop"), "ingest|gabectl|{}");
   ASSERT_EQ(gabectl({"source", "rotate", "shop", "--retire-old"}, &out), 0);
@@ -68,7 +69,9 @@ TEST_F(Gabectl, RefusalsExitTwoAndChangeNothing) {
 
   // --help names the adapters of the one table.
   ASSERT_EQ(gabectl({"--help"}, &out, &err), 0);
-  EXPECT_NE(out.find("source add NAME --adapter generic|civicrm"), std::string::npos) << out;
+  EXPECT_NE(out.find("source add NAME --adapter generic|civicrm [--optin-group CHANNEL=GROUP]"),
+            std::string::npos)
+      << out;
 }
 
 // Progress goes to stderr only when that is a terminal: script(1) gives gabectl one.

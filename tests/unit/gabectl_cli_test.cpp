@@ -84,6 +84,15 @@ TEST(GabectlCli, DispatchesOnTheCommandsWordsAndReadsOptionsFromTheSynopsis) {
   EXPECT_EQ(run_with({"three"}).code, 3);
 }
 
+TEST(GabectlCli, ARepeatedOptionKeepsEveryValueInOrder) {
+  Args a({"civi", "--optin-group", "email=12", "--optin-group=phone=13", "--optin-group", "sms="},
+         "NAME [--optin-group CHANNEL=GROUP] [--force]");
+  EXPECT_EQ(a.all("optin-group"), (std::vector<std::string>{"email=12", "phone=13", "sms="}));
+  EXPECT_EQ(a.get("optin-group"), "sms=");  // the last one
+  EXPECT_TRUE(a.all("force").empty());
+  EXPECT_EQ(a.operands(), std::vector<std::string>{"civi"});
+}
+
 TEST(GabectlCli, MistakesOnTheCommandLineExitTwoAndSayWhatIsWrong) {
   auto r = run_with({"thing", "add", "lamp", "--colour", "red"});
   EXPECT_EQ(r.code, 2);

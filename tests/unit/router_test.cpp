@@ -47,7 +47,37 @@ TEST(Router, UnknownPathIs404AndWrongMethodIs405) {
     FAIL();
   } catch (const Problem& p) {
     EXPECT_EQ(p.status(), 405);
+    EXPECT_EQ(p.allow(), "GET, HEAD, DELETE");
+    auto response = problem_response(p, Language::en);
+    ASSERT_EQ(response.headers.size(), 1u);
+    EXPECT_EQ(response.headers[0].first, "allow");
+    EXPECT_EQ(response.headers[0].second, "GET, HEAD, DELETE");
   }
+}
+
+// Percent-decoded path parameters and query values are text, or 400 naming them.
+TEST(Router, DecodedPathAndQueryMustBeText) {
+  auto r = make_router();
+  auto field_of = [&](const std::string& target) -> std::string {
+    Request req;
+    req.method = Method::get;
+    req.target = target;
+    try {
+      r.match(req);
+      return "";
+    } catch (const Problem& p) {
+      if (p.status() != 400 || p.errors().size() != 1)
+        return "status " + std::to_string(p.status());
+      return p.errors()[0].field;
+    }
+  };
+  EXPECT_EQ(field_of("/v1/donors/1?ref=%ff%fe"), "ref");
+  EXPECT_EQ(field_of("/v1/donors/1?ref=d1%00x"), "ref");
+  EXPECT_EQ(field_of("/v1/donors/1?action=%ff"), "action");
+  EXPECT_EQ(field_of("/v1/donors/1?%ff=1"), "query");
+  EXPECT_EQ(field_of("/v1/donors/%ed%b0%80"), "id");
+  EXPECT_EQ(field_of("/v1/donors/%e2%82%ac?ref=D%C3%BCsseldorf"), "");
+  EXPECT_EQ(field_of("/v1/nothing/%ff"), "status 404");
 }
 
 TEST(Router, LanguageFromAcceptLanguage) {

@@ -101,7 +101,7 @@ Args::Args(const std::vector<std::string>& words, std::string_view synopsis) {
     if (!known->second && !has_value && i + 1 < words.size() && !is_option(words[i + 1])) {
       value = words[++i];
     }
-    options_[name] = value;
+    options_[name].push_back(value);
   }
   if (operands_.size() < shape.operands) throw UsageError("an operand is missing");
   if (operands_.size() > shape.operands + shape.optional_operands)
@@ -110,7 +110,12 @@ Args::Args(const std::vector<std::string>& words, std::string_view synopsis) {
 
 std::optional<std::string> Args::get(const std::string& option) const {
   auto it = options_.find(option);
-  return it == options_.end() ? std::nullopt : std::optional<std::string>(it->second);
+  return it == options_.end() ? std::nullopt : std::optional<std::string>(it->second.back());
+}
+
+std::vector<std::string> Args::all(const std::string& option) const {
+  auto it = options_.find(option);
+  return it == options_.end() ? std::vector<std::string>{} : it->second;
 }
 
 std::string Args::need(const std::string& option) const {

@@ -29,7 +29,10 @@ class Args {
   // operands.
   Args(const std::vector<std::string>& words, std::string_view synopsis);
 
+  // The option's value (the last one when it is given more than once).
   std::optional<std::string> get(const std::string& option) const;
+  // Every value of a repeatable option, in command-line order.
+  std::vector<std::string> all(const std::string& option) const;
   // The option's value; throws UsageError when it is missing or empty.
   std::string need(const std::string& option) const;
   bool has(const std::string& option) const { return options_.count(option) > 0; }
@@ -37,7 +40,7 @@ class Args {
   const std::vector<std::string>& operands() const { return operands_; }
 
  private:
-  std::map<std::string, std::string> options_;
+  std::map<std::string, std::vector<std::string>> options_;
   std::vector<std::string> operands_;
 };
 

@@ -13,6 +13,7 @@ int token_revoke(const Args& args);   // token.cpp
 std::string source_add_synopsis();    // source.cpp
 int source_add(const Args& args);     // source.cpp
 int source_rotate(const Args& args);  // source.cpp
+int source_set(const Args& args);     // source.cpp
 int demo_data(const Args& args);      // demo_data_command.cpp
 int import_file(const Args& args);    // import.cpp
 int purge(const Args& args);          // purge.cpp

@@ -44,7 +44,7 @@ class Rng {
 
  private:
   static std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
-  std::uint64_t s_[4];
+  std::uint64_t s_[4] = {};
 };
 
 constexpr const char* kFirstNames[] = {
@@ -192,12 +192,12 @@ std::uint64_t write_demo_data(const Options& o, std::FILE* out) {
   Rng rng(o.seed);
   Writer w(out, o);
   const std::int64_t end = day_of(o.end_date);
-  const std::int64_t start = end - 365 * o.years;
+  const std::int64_t start = end - std::int64_t{365} * o.years;
 
   // Campaigns: a Christmas mailing each year, a spring appeal, an emergency appeal, online.
   std::vector<Campaign> campaigns;
   for (int y = 0; y < o.years; ++y) {
-    std::int64_t base = start + 365 * y;
+    std::int64_t base = start + std::int64_t{365} * y;
     campaigns.push_back({"weihnachten-" + std::to_string(y + 1), "Weihnachtsmailing", "post",
                          base + 300, base + 345, 85});
     campaigns.push_back({"fruehjahr-" + std::to_string(y + 1), "Frühjahrsbrief", "post", base + 90,

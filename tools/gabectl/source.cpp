@@ -1,5 +1,6 @@
 // gabectl source add|rotate: webhook sources and secrets through ingest's own code.
 #include <iostream>
+#include <map>
 
 #include "adapters.hpp"
 #include "commands.hpp"
@@ -11,19 +12,52 @@ std::string source_add_synopsis() {
   std::string names;
   for (auto n : ingest::source_adapter_names())
     names += (names.empty() ? "" : "|") + std::string(n);
-  return "NAME --adapter " + names;
+  return "NAME --adapter " + names + " [--optin-group CHANNEL=GROUP]";
 }
+
+namespace {
+
+void print_optin_groups(const std::map<std::string, std::int64_t>& groups) {
+  std::cout << "Opt-in groups:";
+  for (const char* channel : {"email", "phone", "sms"}) {
+    auto it = groups.find(channel);
+    std::cout << " " << channel << "="
+              << (it == groups.end() ? "none (no consent)" : std::to_string(it->second));
+  }
+  std::cout << "\n";
+}
+
+}  // namespace
 
 int source_add(const Args& args) {
   const auto& name = args.operands().at(0);
   const auto adapter = args.get("adapter").value_or("generic");
+  const auto optin = ingest::parse_optin_groups(args.all("optin-group"));
   auto conn = connect_database();
   pqxx::work tx(conn);
-  const auto secret = ingest::add_source(tx, name, adapter, operator_actor());
+  const auto secret = ingest::add_source(tx, name, adapter, operator_actor(), optin);
   tx.commit();
-  std::cout << "Source '" << name << "' (" << adapter
-            << ") added. Its signing secret is shown only now:\n"
-            << secret << "\n";
+  std::cout << "Source '" << name << "' (" << adapter << ") added.\n";
+  if (adapter == "civicrm") {
+    std::map<std::string, std::int64_t> groups;
+    for (const auto& [channel, group] : optin)
+      if (group) groups[channel] = *group;
+    print_optin_groups(groups);
+  }
+  std::cout << "Its signing secret is shown only now:\n" << secret << "\n";
+  return 0;
+}
+
+int source_set(const Args& args) {
+  const auto& name = args.operands().at(0);
+  const auto optin = ingest::parse_optin_groups(args.all("optin-group"));
+  if (optin.empty()) throw UsageError("--optin-group is required");
+  auto conn = connect_database();
+  pqxx::work tx(conn);
+  const auto groups = ingest::set_source_optin_groups(tx, name, optin, operator_actor());
+  tx.commit();
+  std::cout << "Source '" << name << "' changed. ";
+  print_optin_groups(groups);
   return 0;
 }
 

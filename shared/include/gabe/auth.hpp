@@ -38,7 +38,7 @@ class TokenAuthenticator {
   void authenticate_token(http::Request& request, std::string_view token, Role min_role);
   struct Entry {
     std::string name;
-    Role role;
+    Role role = Role::viewer;
     std::chrono::steady_clock::time_point expires;
   };
   db::Pool& pool_;

@@ -97,6 +97,7 @@ struct Route {
   Handler handler;
   StreamHandler stream_handler;  // set for routes that stream their body
   std::vector<std::string> segments;
+  bool on_io_thread = false;  // answered on the I/O thread, never queued behind the workers
 };
 
 class Router {
@@ -104,6 +105,9 @@ class Router {
   void add(Method method, std::string pattern, std::optional<Role> min_role, Handler handler);
   void add_streaming(Method method, std::string pattern, std::optional<Role> min_role,
                      StreamHandler handler);
+  // A route answered on the I/O thread itself (health, metrics): it never waits for a worker
+  // that may be blocked on the database. Its handler must never block; it needs no token.
+  void add_on_io_thread(Method method, std::string pattern, Handler handler);
   // Finds the route for the request, fills request.route and request.params.
   // Throws 404 for an unknown path and 405 for a known path with another method.
   const Route& match(Request& request) const;
@@ -130,7 +134,16 @@ struct ServerOptions {
   std::chrono::seconds idle_timeout{60};
   std::size_t max_connections = 0;
   std::chrono::seconds drain_timeout{10};
+  // Chunk framing (sizes, extensions, CRLFs, trailers) a request may carry beyond a quarter of
+  // its body; one chunk line or trailer must also fit in a read buffer of header_limit + 16 KiB.
+  std::size_t chunk_metadata_limit = 64 << 10;
+  // How long accepting pauses when the process is out of file descriptors (EMFILE/ENFILE).
+  std::chrono::milliseconds accept_backoff{50};
 };
+
+// Connections the process's file limit leaves room for: RLIMIT_NOFILE minus `reserve` (at
+// least 16). Raises the soft limit to the hard one first.
+std::size_t connections_for_file_limit(std::size_t reserve);
 
 class Server {
  public:

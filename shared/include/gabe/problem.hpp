@@ -35,6 +35,12 @@ class Problem : public std::runtime_error {
     retry_after_ = seconds;
     return *this;
   }
+  // For 405: the methods the resource supports, sent as the Allow header.
+  const std::string& allow() const { return allow_; }
+  Problem& with_allow(std::string methods) {
+    allow_ = std::move(methods);
+    return *this;
+  }
   // Title in the requested language, fixed per status.
   std::string title(Language lang) const;
   // The problem+json body.
@@ -46,6 +52,7 @@ class Problem : public std::runtime_error {
   std::string detail_;
   std::vector<FieldError> errors_;
   int retry_after_ = 0;
+  std::string allow_;
 };
 
 // The usual kinds, so that a throw site says what went wrong and nothing about HTTP.

@@ -27,7 +27,7 @@ struct ServiceContext {
 
 struct ServiceSpec {
   std::string name;                // e.g. "ingest"
-  std::uint16_t default_port;      // e.g. 8081
+  std::uint16_t default_port = 0;  // e.g. 8081
   std::string help;                // --help text before the list of settings
   config::SettingsTable settings;  // the service's own GABE_<NAME>_* settings
   db::Pool::ConnectHook on_connect;

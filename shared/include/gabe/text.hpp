@@ -14,4 +14,8 @@ inline bool is_valid_text(std::string_view text) {
   return text.find('\0') == std::string_view::npos && is_valid_utf8(text);
 }
 
+// Valid UTF-8 without control characters other than horizontal tab: a header value that a
+// handler may read as text (webhook-id, authorization, accept-language).
+bool is_header_text(std::string_view text);
+
 }  // namespace gabe
