@@ -306,7 +306,7 @@ class IngestApi {
                        std::to_string(survivor) + "; erase donor " + std::to_string(survivor) +
                        " to erase the person.");
       }
-            tx.exec_params(sql::kEraseDonor, id, ctx_.service, req.actor, reason);
+      tx.exec_params(sql::kEraseDonor, id, ctx_.service, req.actor, reason);
       tx.commit();
     });
     JsonWriter w;
