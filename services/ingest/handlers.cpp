@@ -300,8 +300,16 @@ class IngestApi {
     const auto reason = reason_of(req);
     ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      auto rows = tx.exec_params(sql::kDonorErased, id);
+      auto rows = tx.exec_params(sql::kDonorForErasure, id);
       if (rows.empty()) throw not_found("No such donor.");
+      // A merged-away record is the survivor's person under an old id: erasing it alone would
+      // leave the person's data in place, erasing the survivor is not what the id says.
+      if (!rows[0][0].is_null()) {
+        const auto survivor = rows[0][0].as<std::int64_t>();
+        throw conflict("Donor " + std::to_string(id) + " was merged into donor " +
+                       std::to_string(survivor) + "; erase donor " + std::to_string(survivor) +
+                       " to erase the person.");
+      }
       tx.exec_params(sql::kEraseDonor, id, ctx_.service, req.actor, reason);
       tx.commit();
     });

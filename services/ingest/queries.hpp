@@ -100,7 +100,11 @@ WHERE i.id = $1
 inline constexpr const char* kDonorExport = "SELECT gabe.export_donor($1)::text";
 // $1 donor id, $2 service (its audit list), $3 actor, $4 reason or NULL.
 inline constexpr const char* kEraseDonor = "SELECT gabe.erase_donor($1, $2, $3, $4)";
-inline constexpr const char* kDonorErased =
-    "SELECT erased_at IS NOT NULL FROM donor.donors WHERE id = $1";
+// $1 donor id -> the survivor it was merged into while that one is not erased (NULL otherwise),
+// or no row. Locks the record, so that a merge cannot slip in before the erasure.
+inline constexpr const char* kDonorForErasure = R"sql(
+SELECT s.id FROM donor.donors d LEFT JOIN donor.donors s ON s.id = d.merged_into AND s.erased_at IS NULL
+WHERE d.id = $1 FOR UPDATE OF d
+)sql";
 
 }  // namespace gabe::ingest::sql

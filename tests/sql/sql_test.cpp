@@ -10,6 +10,7 @@
 #include <pqxx/pqxx>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "canonical_event.hpp"
@@ -504,6 +505,94 @@ TEST_F(SqlTest, EveryRegisteredPrivacyStepExistsWithItsShapeAndOnlyItsOwnerRunsI
   EXPECT_EQ(scalar("SELECT has_function_privilege('gabe_scoring', "
                    "'gabe.erase_donor(bigint,text,text,text)', 'EXECUTE')"),
             "f");
+}
+
+// An erasure holds the donor's row lock while a batch for the same donor runs: the batch waits,
+// and once the erasure has committed it writes no personal data for the erased donor (it read
+// the donor's ref before the erasure and would otherwise add consent, history and appeals).
+TEST_F(SqlTest, ABatchThatWaitedForAnErasureWritesNothingPersonalForTheErasedDonor) {
+  apply({event("donor.upserted",
+               R"({"donor_ref":"d1","first_name":"Horst","consent":{"email":true}})", "1")});
+  const std::string id = scalar("SELECT id FROM donor.donors WHERE ref = 'd1'");
+  pqxx::connection eraser(url_);
+  pqxx::work erasure(eraser);
+  erasure.exec("SET LOCAL ROLE gabe_ingest");
+  erasure.exec("SELECT ingest.erase_donor(" + id + ", 'user:ops')");
+
+  std::vector<ApplyOutcome> out;
+  std::thread batch([&] {
+    out = apply({
+        event(
+            "donor.upserted",
+            R"({"donor_ref":"d1","first_name":"Horst","tags":["x"],"consent":{"post":true},"updated_at":"2026-11-25T10:00:00Z"})",
+            "2"),
+        event(
+            "consent.changed",
+            R"({"donor_ref":"d1","channel":"profiling","granted":false,"at":"2026-11-25T10:00:00Z"})",
+            "3"),
+        event("appeal.sent", R"({"campaign_ref":"x","donor_ref":"d1","sent_on":"2026-11-01"})",
+              "4"),
+    });
+  });
+  bool waiting = false;
+  for (int i = 0; i < 2000 && !waiting; ++i) {
+    waiting = scalar(
+                  "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                  "AND datname = current_database()") != "0";
+    if (!waiting) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  erasure.commit();
+  batch.join();
+  EXPECT_TRUE(waiting) << "the batch never waited for the erasure";
+  EXPECT_EQ(statuses(out), "2=processed 3=processed 4=processed ");
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.consents"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.consent_history"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.appeals"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM pii.donor_pii"), "0");
+  EXPECT_EQ(scalar("SELECT concat_ws(',', tags::text, profiling_objection) FROM donor.donors"),
+            "{},f");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw IS NOT NULL"), "0");
+}
+
+// The CRM erases a person Gabe holds no profile of: only rejected events, or nothing at all.
+// Either way the ref gets a tombstone (on an erased record of its own) in the same transaction
+// as the raw text of every inbox row naming the ref is removed.
+TEST_F(SqlTest, ErasingARefWithoutAProfileTombstonesItAndScrubsItsRejectedEvents) {
+  EXPECT_EQ(statuses(apply(
+                {event("gift.created",
+                       R"({"gift_ref":"g1","donor_ref":"r1","amount":"x","memo":"Hanna"})", "1")})),
+            "1=rejected! ");
+  EXPECT_EQ(statuses(apply({event("donor.erased", R"({"donor_ref":"r1"})", "2")})), "2=processed ");
+  EXPECT_EQ(statuses(apply({event("donor.erased", R"({"donor_ref":"never-seen"})", "3")})),
+            "3=processed ");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw IS NOT NULL OR donor_ref IS NOT "
+                   "NULL"),
+            "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.tombstones t JOIN donor.donors d ON d.id = "
+                   "t.donor_id WHERE d.erased_at IS NOT NULL AND d.ref IS NULL AND t.ref_hash IN "
+                   "(ingest.ref_hash('crm', 'r1'), ingest.ref_hash('crm', 'never-seen'))"),
+            "2");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.donor_refs"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM gabe.audit_log WHERE action = 'donor.erase' AND actor = "
+                   "'crm:crm'"),
+            "2");
+  // A later gift for the ref lands on the erased record, without raw text; a profile without
+  // consent is ignored; erasing again changes nothing.
+  EXPECT_EQ(
+      statuses(apply({
+          event("gift.created",
+                R"({"gift_ref":"g1","donor_ref":"r1","amount":"3","received_on":"2026-11-20"})",
+                "1"),
+          event("donor.upserted", R"({"donor_ref":"never-seen","first_name":"Ina"})", "4"),
+      })),
+      "1=processed 4=processed ");
+  EXPECT_EQ(scalar("SELECT d.erased_at IS NOT NULL FROM donor.gifts g JOIN donor.donors d ON d.id "
+                   "= g.donor_id WHERE g.ref = 'g1'"),
+            "t");
+  EXPECT_EQ(scalar("SELECT count(*) FROM pii.donor_pii"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.inbox WHERE raw IS NOT NULL"), "0");
+  apply({event("donor.erased", R"({"donor_ref":"r1"})", "5")});
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors"), "2");
 }
 
 }  // namespace

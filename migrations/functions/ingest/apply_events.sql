@@ -26,6 +26,9 @@ DECLARE
   v_error text[];
   v_scrub_sources text[];
   v_scrub_events text[];
+  v_erase_ids bigint[];
+  v_erase_sources text[];
+  v_erase_refs text[];
 BEGIN
   -- A large batch (an import) is planned for its actual size: a plan cached for a handful of
   -- webhook events would join thousands of rows by nested loops.
@@ -141,10 +144,31 @@ BEGIN
     WHERE b.outcome = 'processed' AND b.donor_id IS NULL AND b.donor_ref IS NOT NULL
       AND t.ref_hash = ingest.ref_hash(b.source, b.donor_ref);
 
+    -- 3b. Erasures running now. The work table resolved its donors from a snapshot taken before
+    -- an erasure committed (ingest.erase_donor locks the donor row FOR UPDATE), and what is
+    -- written below for such a donor would outlive the erasure. So the donors that get personal
+    -- data (profile, contact, consent, appeals) or a merge are locked first, in id order (no
+    -- deadlock between batches), and whoever turns out erased once the lock is held is treated
+    -- like a tombstoned ref. Erasures that come later wait for this transaction, and then see
+    -- (and remove) what it wrote, the inbox rows included.
+    IF v_types && ARRAY['donor.upserted', 'consent.changed', 'appeal.sent', 'donor.merged'] THEN
+      PERFORM 1 FROM donor.donors d
+      WHERE d.id IN (SELECT b.donor_id FROM ingest_work b
+                     WHERE b.outcome = 'processed' AND NOT b.tombstoned AND b.donor_id IS NOT NULL
+                       AND b.type IN ('donor.upserted', 'consent.changed', 'appeal.sent', 'donor.merged'))
+      ORDER BY d.id
+      FOR NO KEY UPDATE OF d;
+      -- A statement of its own: its snapshot sees every erasure that the lock waited for.
+      UPDATE ingest_work b SET tombstoned = true
+      FROM donor.donors d
+      WHERE b.outcome = 'processed' AND NOT b.tombstoned AND d.id = b.donor_id
+        AND d.erased_at IS NOT NULL;
+    END IF;
+
     IF EXISTS (SELECT 1 FROM ingest_work b WHERE b.tombstoned OR b.outcome = 'rejected') THEN
-      -- A tombstoned person gets no profile data back, and no consent either.
+      -- A tombstoned person gets no profile data back, no consent and no appeals either.
       UPDATE ingest_work b SET outcome = 'ignored'
-      WHERE b.tombstoned AND b.type IN ('donor.upserted', 'consent.changed', 'donor.merged');
+      WHERE b.tombstoned AND b.type IN ('donor.upserted', 'consent.changed', 'donor.merged', 'appeal.sent');
       -- What arrives for an erased person is not kept in the clear either, rejected or not.
       UPDATE ingest.inbox i SET raw = NULL
       FROM ingest_work b WHERE b.tombstoned AND i.source = b.source AND i.event_id = b.event_id;
@@ -392,6 +416,32 @@ BEGIN
       FROM ingest_work b JOIN donor.donors d ON d.id = b.donor_id
       WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND NOT b.tombstoned
         AND (d.source <> b.source OR d.ref IS DISTINCT FROM b.donor_ref);
+      -- A ref without a profile (never seen, or seen only in rejected events) is erased too: the
+      -- CRM says the person is erased, so the ref gets a tombstone on an erased record of its
+      -- own (a later gift lands there, pseudonymised; only a donor.upserted granting consent
+      -- starts a profile again), and no inbox row naming it keeps its raw text.
+      IF EXISTS (SELECT 1 FROM ingest_work b
+                 WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND b.donor_id IS NULL
+                   AND NOT b.tombstoned AND b.donor_ref IS NOT NULL) THEN
+        SELECT array_agg(r.source), array_agg(r.donor_ref),
+               array_agg(nextval(pg_get_serial_sequence('donor.donors', 'id')))
+        INTO v_erase_sources, v_erase_refs, v_erase_ids
+        FROM (SELECT DISTINCT b.source, b.donor_ref FROM ingest_work b
+              WHERE b.outcome = 'processed' AND b.type = 'donor.erased' AND b.donor_id IS NULL
+                AND NOT b.tombstoned AND b.donor_ref IS NOT NULL) r;
+        INSERT INTO donor.donors (id, source, ref, erased_at)
+        SELECT x.id, x.source, NULL, now() FROM unnest(v_erase_ids, v_erase_sources) AS x(id, source);
+        INSERT INTO ingest.tombstones (ref_hash, donor_id)
+        SELECT ingest.ref_hash(x.source, x.ref), x.id
+        FROM unnest(v_erase_ids, v_erase_sources, v_erase_refs) AS x(id, source, ref)
+        ON CONFLICT (ref_hash) DO NOTHING;
+        UPDATE ingest.inbox i SET raw = NULL, donor_ref = NULL
+        FROM unnest(v_erase_sources, v_erase_refs) AS x(source, ref)
+        WHERE i.source = x.source AND i.donor_ref = x.ref;
+        PERFORM gabe.record_audit('ingest', 'crm:' || x.source, 'donor.erase', 'donor:' || x.id,
+                                  jsonb_build_object('reason', 'donor.erased from the CRM', 'profile', false))
+        FROM unnest(v_erase_ids, v_erase_sources) AS x(id, source);
+      END IF;
     END IF;
 
     IF EXISTS (SELECT 1 FROM ingest_work b WHERE b.outcome LIKE 'rejected:%') THEN
