@@ -60,7 +60,7 @@ constexpr const char* kAllClear =
     R"("do_not_email":false,"is_opt_out":false,"do_not_mail":false,"do_not_phone":false,"do_not_sms":false)";
 
 TEST_F(CivicrmPush, OptInChannelsFollowTheConfiguredGroups) {
-  add_source("civi", {"--optin-group", "email=12", "--optin-group", "phone=13"});
+  add_source("civi", {"--email-optin-group", "12", "--phone-optin-group", "13"});
   // A member of all three groups: e-mail and phone have their group, SMS has none.
   ASSERT_EQ(
       send(contact("1", "2026-11-20 10:00:00", std::string(kAllClear) + R"(,"groups":[12,13,14])"))
@@ -117,12 +117,12 @@ TEST_F(CivicrmPush, WithoutConfiguredGroupsNoOptInChannelHasConsent) {
 }
 
 TEST_F(CivicrmPush, GroupsChangedWithGabectlApplyToLaterWebhooks) {
-  add_source("civi", {"--optin-group", "email=12"});
+  add_source("civi", {"--email-optin-group", "12"});
   const std::string member = std::string(kAllClear) + R"(,"groups":[12,14])";
   ASSERT_EQ(send(contact("3", "2026-11-20 10:00:00", member)).status, 200);
   EXPECT_EQ(consent("3"), "email=yes post=yes phone=no sms=no");
   std::string out, err;
-  ASSERT_EQ(gabectl({"source", "set", "civi", "--optin-group", "sms=14"}, &out, &err), 0) << err;
+  ASSERT_EQ(gabectl({"source", "set", "civi", "--sms-optin-group", "14"}, &out, &err), 0) << err;
   EXPECT_NE(out.find("email=12 phone=none (no consent) sms=14"), std::string::npos) << out;
   // The service reloads its sources within two seconds.
   std::this_thread::sleep_for(std::chrono::milliseconds(2100));
@@ -132,7 +132,7 @@ TEST_F(CivicrmPush, GroupsChangedWithGabectlApplyToLaterWebhooks) {
 
 TEST_F(CivicrmPush, DeceasedAndTrashedContactsLoseEveryChannelButKeepTheirData) {
   add_source("civi",
-             {"--optin-group", "email=12", "--optin-group", "phone=13", "--optin-group", "sms=14"});
+             {"--email-optin-group", "12", "--phone-optin-group", "13", "--sms-optin-group", "14"});
   const std::string member = std::string(kAllClear) + R"(,"groups":[12,13,14])";
   for (const char* id : {"4", "5"}) {
     ASSERT_EQ(send(contact(id, "2026-11-20 10:00:00", member)).status, 200);
@@ -226,7 +226,7 @@ TEST_F(CivicrmPush, PostHookTypesBerlinTimesAndWeeklyGifts) {
 // Bodies that the adapter before these rules rejected (a Template status, a GroupContact) are
 // kept; a replay maps them with the source's current opt-in groups.
 TEST_F(CivicrmPush, ReplayUsesTheSourcesGroupsAndDropsWhatIsNowIgnored) {
-  add_source("civi", {"--optin-group", "email=12"});
+  add_source("civi", {"--email-optin-group", "12"});
   ASSERT_EQ(send(contact("8", "2026-11-20 10:00:00", kAllClear)).status, 200);
   auto stored = [&](const std::string& event_id, const std::string& body) {
     return scalar(
@@ -259,8 +259,8 @@ TEST_F(CivicrmPush, ReplayUsesTheSourcesGroupsAndDropsWhatIsNowIgnored) {
 
 TEST_F(CivicrmPush, GabectlSetsAndRefusesOptInGroups) {
   std::string out, err;
-  ASSERT_EQ(gabectl({"source", "add", "civi", "--adapter", "civicrm", "--optin-group", "email=12",
-                     "--optin-group", "phone=13"},
+  ASSERT_EQ(gabectl({"source", "add", "civi", "--adapter", "civicrm", "--email-optin-group", "12",
+                     "--phone-optin-group", "13"},
                     &out, &err),
             0)
       << err;
@@ -271,7 +271,7 @@ TEST_F(CivicrmPush, GabectlSetsAndRefusesOptInGroups) {
         "ingest.source_optin_groups WHERE source = 'civi'");
   };
   EXPECT_EQ(groups(), "email=12 phone=13");
-  ASSERT_EQ(gabectl({"source", "set", "civi", "--optin-group", "phone=", "--optin-group", "sms=14"},
+  ASSERT_EQ(gabectl({"source", "set", "civi", "--phone-optin-group", "", "--sms-optin-group", "14"},
                     &out, &err),
             0)
       << err;
@@ -282,14 +282,14 @@ TEST_F(CivicrmPush, GabectlSetsAndRefusesOptInGroups) {
   // Refused, changing nothing: two channels in one group, a bad channel or id, a non-civicrm
   // source, an unknown source.
   for (const auto& args : std::vector<std::vector<std::string>>{
-           {"source", "set", "civi", "--optin-group", "phone=12"},
-           {"source", "set", "civi", "--optin-group", "post=12"},
-           {"source", "set", "civi", "--optin-group", "email=abc"},
-           {"source", "set", "civi", "--optin-group", "email=0"},
-           {"source", "set", "civi", "--optin-group", "email=1", "--optin-group", "email=2"},
-           {"source", "set", "crm", "--optin-group", "email=12"},
-           {"source", "set", "nosuch", "--optin-group", "email=12"},
-           {"source", "add", "other", "--adapter", "generic", "--optin-group", "email=12"}}) {
+           {"source", "set", "civi", "--phone-optin-group", "12"},
+           {"source", "set", "civi", "--post-optin-group", "12"},
+           {"source", "set", "civi", "--email-optin-group", "abc"},
+           {"source", "set", "civi", "--email-optin-group", "0"},
+           {"source", "set", "civi", "--email-optin-group", "1", "--email-optin-group", "2"},
+           {"source", "set", "crm", "--email-optin-group", "12"},
+           {"source", "set", "nosuch", "--email-optin-group", "12"},
+           {"source", "add", "other", "--adapter", "generic", "--email-optin-group", "12"}}) {
     EXPECT_EQ(gabectl(args, &out, &err), 2) << args[3] << " " << args.back();
   }
   EXPECT_EQ(groups(), "email=12 sms=14");

@@ -1,6 +1,8 @@
 // gabectl source add|rotate: webhook sources and secrets through ingest's own code.
 #include <iostream>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "adapters.hpp"
 #include "commands.hpp"
@@ -8,14 +10,31 @@
 
 namespace gabe::gabectl {
 
+const char* const kOptInOptions =
+    "[--email-optin-group G] [--phone-optin-group G] [--sms-optin-group G]";
+
 std::string source_add_synopsis() {
   std::string names;
   for (auto n : ingest::source_adapter_names())
     names += (names.empty() ? "" : "|") + std::string(n);
-  return "NAME --adapter " + names + " [--optin-group CHANNEL=GROUP]";
+  return "NAME --adapter " + names + " " + kOptInOptions;
 }
 
 namespace {
+
+// spec/api.md's --email-optin-group G, --phone-optin-group G, --sms-optin-group G; an empty G
+// (with `source set`) removes that channel's group.
+std::vector<std::string> optin_specs(const Args& args) {
+  std::vector<std::string> specs;
+  for (const char* channel : {"email", "phone", "sms"}) {
+    const std::string option = std::string(channel) + "-optin-group";
+    if (args.all(option).size() > 1) throw UsageError("--" + option + " is given twice");
+    if (auto group = args.get(option)) {
+      specs.push_back(std::string(channel) + "=" + *group);
+    }
+  }
+  return specs;
+}
 
 void print_optin_groups(const std::map<std::string, std::int64_t>& groups) {
   std::cout << "Opt-in groups:";
@@ -32,7 +51,7 @@ void print_optin_groups(const std::map<std::string, std::int64_t>& groups) {
 int source_add(const Args& args) {
   const auto& name = args.operands().at(0);
   const auto adapter = args.get("adapter").value_or("generic");
-  const auto optin = ingest::parse_optin_groups(args.all("optin-group"));
+  const auto optin = ingest::parse_optin_groups(optin_specs(args));
   auto conn = connect_database();
   pqxx::work tx(conn);
   const auto secret = ingest::add_source(tx, name, adapter, operator_actor(), optin);
@@ -50,8 +69,10 @@ int source_add(const Args& args) {
 
 int source_set(const Args& args) {
   const auto& name = args.operands().at(0);
-  const auto optin = ingest::parse_optin_groups(args.all("optin-group"));
-  if (optin.empty()) throw UsageError("--optin-group is required");
+  const auto optin = ingest::parse_optin_groups(optin_specs(args));
+  if (optin.empty())
+    throw UsageError(
+        "one of --email-optin-group, --phone-optin-group, --sms-optin-group is required");
   auto conn = connect_database();
   pqxx::work tx(conn);
   const auto groups = ingest::set_source_optin_groups(tx, name, optin, operator_actor());
