@@ -576,6 +576,35 @@ TEST_F(IngestApi, BulkImportStreamsCountsAndIsIdempotent) {
 
 // One import batch holds every kind of event: the rules that hold across webhooks hold
 // inside a batch too, whatever the order of the lines.
+TEST_F(IngestApi, TextThatIsNotUnicodeIsRefusedAloneAndNeverReachesTheDatabase) {
+  // A lone surrogate escape used to become bytes PostgreSQL refuses: a 500 for a webhook, and
+  // in an import the whole batch failed. Now it is a malformed document like any other.
+  auto hook =
+      webhook(R"({"type":"donor.upserted","data":{"donor_ref":"lone-1","first_name":"a\udc00b"}})",
+              "lone-1");
+  EXPECT_EQ(hook.status, 400) << hook.body;
+  auto dup = webhook(
+      R"({"type":"gift.created","data":{"gift_ref":"g","donor_ref":"d","amount":"1.00","amount":"900.00","received_on":"2026-11-20"}})",
+      "dup-1");
+  EXPECT_EQ(dup.status, 400) << dup.body;
+  const std::string good1 =
+      R"({"id":"u-1","source":"crm","type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":"u1","donor_ref":"ud","amount":"5.00","received_on":"2026-11-20"}})";
+  const std::string bad =
+      R"({"id":"u-2","source":"crm","type":"donor.upserted","timestamp":"2026-11-24T10:00:00Z","data":{"donor_ref":"ud","first_name":"a\udc00b"}})";
+  const std::string good2 =
+      R"({"id":"u-3","source":"crm","type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":"u3","donor_ref":"ud","amount":"12345.67","received_on":"2026-11-20"}})";
+  const std::string inexact =
+      R"({"id":"u-4","source":"crm","type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":"u4","donor_ref":"ud","amount":12345.678,"received_on":"2026-11-20"}})";
+  auto r = import_ndjson(good1 + "\n" + bad + "\n   \n" + good2 + "\n" + inexact + "\n");
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto s = json(r);
+  EXPECT_EQ((*s)["processed"].GetInt(), 2);
+  EXPECT_EQ((*s)["rejected"].GetInt(), 2);  // the blank line is skipped, not rejected
+  EXPECT_EQ((*s)["errors"][0]["line"].GetInt(), 2);
+  EXPECT_EQ((*s)["errors"][1]["line"].GetInt(), 5);
+  EXPECT_EQ(scalar("SELECT sum(amount_cents) FROM donor.gifts WHERE source = 'crm'"), "1235067");
+}
+
 TEST_F(IngestApi, ImportAppliesTheSameRulesWithinOneBatch) {
   auto line = [](const std::string& id, const std::string& type, const std::string& ts,
                  const std::string& data) {
