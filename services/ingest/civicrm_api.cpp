@@ -186,8 +186,8 @@ std::string_view to_string(ApiError error) {
 }
 
 const JsonValue& ApiResult::values() const {
-  static const JsonValue kEmpty(rapidjson::kArrayType);
-  if (!ok() || !document) return kEmpty;
+  static const JsonValue empty(rapidjson::kArrayType);
+  if (!ok() || !document) return empty;
   return (*document)["values"];
 }
 
@@ -243,16 +243,15 @@ ApiQuery page_query(const ApiQuery& base, std::int64_t after_id, std::int64_t pa
   return query;
 }
 
-PagingResult read_pages(const ApiClient& client, std::string_view entity, const ApiQuery& base,
-                        std::int64_t page_size, std::int64_t after_id,
+PagingResult read_pages(const PageFetch& fetch, const ApiQuery& base, std::int64_t page_size,
+                        std::int64_t after_id,
                         const std::function<bool(const JsonValue& values)>& on_page,
                         const std::optional<ModifiedSince>& modified_since) {
   PagingResult paging;
   paging.last_id = after_id;
   if (page_size <= 0) page_size = 1;
   while (true) {
-    ApiResult page =
-        client.call(entity, "get", page_query(base, paging.last_id, page_size, modified_since));
+    ApiResult page = fetch(page_query(base, paging.last_id, page_size, modified_since));
     if (!page.ok()) {
       paging.last = std::move(page);
       return paging;

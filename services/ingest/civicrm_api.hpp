@@ -92,7 +92,7 @@ ApiResult transport_failure(std::string message);
 struct ClientOptions {
   std::chrono::milliseconds connect_timeout{5000};   // resolve, connect and TLS handshake
   std::chrono::milliseconds request_timeout{30000};  // write the request, read the answer
-  std::size_t max_answer_bytes = 64U * 1024U * 1024U;
+  std::size_t max_answer_bytes = std::size_t{64} * 1024 * 1024;
   bool verify_tls = true;  // peer certificate and host name against the system's CAs
 };
 
@@ -129,13 +129,24 @@ struct PagingResult {
   std::int64_t records = 0;  // how many were handed to on_page
   std::int64_t pages = 0;
 };
-// Reads a whole entity ("get") in pages of `page_size` by id, starting after `after_id`, and
-// hands each page's values to `on_page` (return false to stop). Stops at the first failure;
-// calling again with after_id = last_id resumes where it stopped. A record without an integer
-// id, or ids that do not increase, make the result `malformed`.
-PagingResult read_pages(const ApiClient& client, std::string_view entity, const ApiQuery& base,
-                        std::int64_t page_size, std::int64_t after_id,
+// Reads a whole entity in pages of `page_size` by id, starting after `after_id`: each page is
+// fetched by `fetch` (one APIv4 `get`) and its values handed to `on_page` (return false to
+// stop). Stops at the first failure; calling again with after_id = last_id resumes where it
+// stopped. A record without an integer id, or ids that do not increase, make the result
+// `malformed`. Pure: the fetch is a parameter (the fuzz build has no HTTP client).
+using PageFetch = std::function<ApiResult(const ApiQuery& query)>;
+PagingResult read_pages(const PageFetch& fetch, const ApiQuery& base, std::int64_t page_size,
+                        std::int64_t after_id,
                         const std::function<bool(const JsonValue& values)>& on_page,
                         const std::optional<ModifiedSince>& modified_since = std::nullopt);
+// The same against a site: `{entity}/get` through `client`.
+inline PagingResult read_pages(const ApiClient& client, std::string_view entity,
+                               const ApiQuery& base, std::int64_t page_size, std::int64_t after_id,
+                               const std::function<bool(const JsonValue& values)>& on_page,
+                               const std::optional<ModifiedSince>& modified_since = std::nullopt) {
+  return read_pages(
+      [&client, entity](const ApiQuery& query) { return client.call(entity, "get", query); }, base,
+      page_size, after_id, on_page, modified_since);
+}
 
 }  // namespace gabe::ingest::civicrm

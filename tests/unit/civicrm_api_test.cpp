@@ -106,3 +106,40 @@ TEST(CivicrmApi, PageQueryIsKeysetPagingById) {
   EXPECT_EQ(civi::params_json(civi::page_query({}, 0, 50)),
             R"({"where":[["id",">",0]],"orderBy":{"id":"ASC"},"limit":50})");
 }
+
+TEST(CivicrmApi, PagerRefusesIdsThatDoNotIncrease) {
+  int calls = 0;
+  auto fetch = [&calls](const civi::ApiQuery&) {
+    ++calls;
+    return civi::interpret_answer(200, R"({"values":[{"id":5},{"id":4}],"count":2})");
+  };
+  int pages = 0;
+  auto paging = civi::read_pages(fetch, {}, 10, 0, [&pages](const gabe::JsonValue&) {
+    ++pages;
+    return true;
+  });
+  EXPECT_EQ(paging.last.error, civi::ApiError::malformed);
+  EXPECT_EQ(pages, 0);
+  EXPECT_EQ(paging.last_id, 0);
+  EXPECT_EQ(calls, 1);
+  auto no_id = civi::read_pages(
+      [](const civi::ApiQuery&) {
+        return civi::interpret_answer(200, R"({"values":[{"id":"7"}],"count":1})");
+      },
+      {}, 10, 0, [](const gabe::JsonValue&) { return true; });
+  EXPECT_EQ(no_id.last.error, civi::ApiError::malformed);
+}
+
+TEST(CivicrmApi, PagerStopsWhenAskedAndResumesAfterTheLastId) {
+  std::vector<std::string> queries;
+  auto fetch = [&queries](const civi::ApiQuery& query) {
+    queries.push_back(civi::params_json(query));
+    return civi::interpret_answer(200, R"({"values":[{"id":11},{"id":12}],"count":2})");
+  };
+  auto paging = civi::read_pages(fetch, {}, 2, 10, [](const gabe::JsonValue&) { return false; });
+  EXPECT_TRUE(paging.last.ok());
+  EXPECT_EQ(paging.last_id, 12);
+  EXPECT_EQ(paging.records, 2);
+  ASSERT_EQ(queries.size(), 1U);
+  EXPECT_NE(queries[0].find(R"(["id",">",10])"), std::string::npos);
+}
