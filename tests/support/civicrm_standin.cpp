@@ -161,7 +161,7 @@ void CivicrmStandin::handle(int fd) {
     ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
     if (n <= 0) return false;
     data.append(chunk, static_cast<std::size_t>(n));
-    return data.size() < 4U * 1024U * 1024U;
+    return data.size() < std::size_t{4} * 1024 * 1024;
   };
   std::size_t header_end = std::string::npos;
   while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
@@ -267,8 +267,8 @@ std::string CivicrmStandin::answer(std::string_view method, std::string_view tar
             !clause[1].IsString()) {
           throw std::runtime_error("bad where clause");
         }
-        static const JsonValue kNull;
-        const JsonValue& value = clause.Size() > 2 ? clause[2] : kNull;
+        static const JsonValue null_value;
+        const JsonValue& value = clause.Size() > 2 ? clause[2] : null_value;
         std::string field = clause[0].GetString();
         std::string op = clause[1].GetString();
         std::erase_if(rows,
