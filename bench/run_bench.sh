@@ -113,6 +113,22 @@ phase_end() {
   printf -v "$1" '%s' "$(cpu_split "$PHASE_SNAP" "$SNAP")"
   printf -v "$2" '%s' "$(elapsed "$PHASE_T0" "$t1")"
 }
+# POST /v1/import of an NDJSON file as one timed phase: timed_import FILE CPU_VAR SECONDS_VAR
+# JSON_VAR sets those variables to the CPU split, the wall time and the answer; any failure ends
+# the benchmark.
+timed_import() {
+  local rc=0 code
+  phase_begin
+  run_child curl -sS --max-time 900 --data-binary @"$1" \
+    -H 'Content-Type: application/x-ndjson' \
+    -H "Authorization: Bearer $TOKEN" -o "$TMP/import.out" -w '%{http_code}' \
+    "http://127.0.0.1:$PORT/v1/import" >"$TMP/import.code" || rc=$?
+  [ "$rc" = 0 ] || { echo "run_bench: the import request failed (curl exit $rc)" >&2; check_service; exit 1; }
+  phase_end "$2" "$3"
+  code=$(cat "$TMP/import.code")
+  printf -v "$4" '%s' "$(cat "$TMP/import.out")"
+  [ "$code" = 200 ] || { echo "run_bench: import answered $code: $(cat "$TMP/import.out")" >&2; exit 1; }
+}
 json_num() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 # --- CPU accounting from /proc (pidstat is not installed here) --------------------------------
@@ -316,17 +332,7 @@ log "C: $ROWS rows in ${COPY_S}s = $COPY_RPS rows/s; CPU: $CPU_C"
 
 psql -X -q "$BASE_URL" -c CHECKPOINT
 log "D: POST /v1/import of the same $ROWS gifts (fresh source bench_import)"
-phase_begin
-IMPORT_RC=0
-run_child curl -sS --max-time 600 --data-binary @"$TMP/gifts.ndjson" \
-  -H 'Content-Type: application/x-ndjson' \
-  -H "Authorization: Bearer $TOKEN" -o "$TMP/import.out" -w '%{http_code}' \
-  "http://127.0.0.1:$PORT/v1/import" >"$TMP/import.code" || IMPORT_RC=$?
-[ "$IMPORT_RC" = 0 ] || { echo "run_bench: the import request failed (curl exit $IMPORT_RC)" >&2; check_service; exit 1; }
-phase_end CPU_D IMPORT_S
-IMPORT_CODE=$(cat "$TMP/import.code")
-IMPORT_JSON=$(cat "$TMP/import.out")
-[ "$IMPORT_CODE" = 200 ] || { echo "run_bench: import answered $IMPORT_CODE: $IMPORT_JSON" >&2; exit 1; }
+timed_import "$TMP/gifts.ndjson" CPU_D IMPORT_S IMPORT_JSON
 IMPORT_PROCESSED=$(json_num "$IMPORT_JSON" processed)
 IMPORT_REJECTED=$(json_num "$IMPORT_JSON" rejected)
 STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.gifts WHERE source = 'bench_import'")
@@ -384,17 +390,7 @@ awk -v n="$NEW_ROWS" -v donors="$NEW_DONORS" -v tmp="$TMP" 'BEGIN {
 
 psql -X -q "$BASE_URL" -c CHECKPOINT
 log "G: POST /v1/import of $NEW_ROWS gifts from $NEW_DONORS new donor refs (fresh source bench_new)"
-phase_begin
-NEW_RC=0
-run_child curl -sS --max-time 900 --data-binary @"$TMP/new.ndjson" \
-  -H 'Content-Type: application/x-ndjson' \
-  -H "Authorization: Bearer $TOKEN" -o "$TMP/new.out" -w '%{http_code}' \
-  "http://127.0.0.1:$PORT/v1/import" >"$TMP/new.code" || NEW_RC=$?
-[ "$NEW_RC" = 0 ] || { echo "run_bench: the import request failed (curl exit $NEW_RC)" >&2; check_service; exit 1; }
-phase_end CPU_G NEW_S
-NEW_CODE=$(cat "$TMP/new.code")
-NEW_JSON=$(cat "$TMP/new.out")
-[ "$NEW_CODE" = 200 ] || { echo "run_bench: import answered $NEW_CODE: $NEW_JSON" >&2; exit 1; }
+timed_import "$TMP/new.ndjson" CPU_G NEW_S NEW_JSON
 NEW_PROCESSED=$(json_num "$NEW_JSON" processed)
 NEW_STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.gifts WHERE source = 'bench_new'")
 NEW_DONORS_STORED=$(psql -X -At "$APP_URL" -c "SELECT count(*) FROM donor.donors WHERE source = 'bench_new'")

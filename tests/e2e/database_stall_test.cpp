@@ -41,20 +41,27 @@ std::vector<pid_t> server_pids(pqxx::connection& superuser) {
   return pids;
 }
 
-class DatabaseStall : public IngestTest {};
+class DatabaseStall : public IngestTest {
+ protected:
+  // A first gift, so that the donor exists and the service holds its connections before the
+  // database stalls; returns its status.
+  int warm_up() {
+    return event("gift.created",
+                 R"({"gift_ref":"warm","donor_ref":"stall-donor","amount":"1.00",)"
+                 R"("received_on":"2026-11-20"})",
+                 "warm")
+        .status;
+  }
+};
 
 // Pausing a server stops every test that shares it: this one gets a cluster of its own.
-class DatabasePause : public IngestTest {
+class DatabasePause : public DatabaseStall {
  protected:
   DatabasePause() { own_cluster_ = true; }
 };
 
 TEST_F(DatabaseStall, AHeldLockGives503WithRetryAfterThenTheRetryIsApplied) {
-  ASSERT_EQ(event("gift.created", R"({"gift_ref":"warm","donor_ref":"stall-donor",
-              "amount":"1.00","received_on":"2026-11-20"})",
-                  "warm")
-                .status,
-            200);
+  ASSERT_EQ(warm_up(), 200);
   pqxx::connection locker(cluster_->url(db_name_));
   pqxx::work lock(locker);
   lock.exec("LOCK TABLE donor.gifts IN ACCESS EXCLUSIVE MODE");
@@ -80,11 +87,7 @@ TEST_F(DatabaseStall, AHeldLockGives503WithRetryAfterThenTheRetryIsApplied) {
 }
 
 TEST_F(DatabasePause, APausedServerGives503WithinTenSecondsAndRecovers) {
-  ASSERT_EQ(event("gift.created", R"({"gift_ref":"warm","donor_ref":"stall-donor",
-              "amount":"1.00","received_on":"2026-11-20"})",
-                  "warm")
-                .status,
-            200);
+  ASSERT_EQ(warm_up(), 200);
   pqxx::connection superuser(cluster_->url(db_name_));
   const auto pids = server_pids(superuser);
   ASSERT_GE(pids.size(), 2u);

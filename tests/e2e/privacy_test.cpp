@@ -65,21 +65,6 @@ $$)sql");
         "gabe-ingest",
         "postgresql://gabe_ingest@127.0.0.1:" + std::to_string(cluster().port()) + "/" + db_name_);
   }
-
-  std::string as_role(const std::string& role, const std::string& sql) {
-    scalar("ALTER ROLE " + role + " LOGIN");
-    try {
-      pqxx::connection c("postgresql://" + role + "@127.0.0.1:" + std::to_string(cluster().port()) +
-                         "/" + db_name_);
-      pqxx::nontransaction tx(c);
-      tx.exec(sql);
-      return "ok";
-    } catch (const pqxx::insufficient_privilege&) {
-      return "42501";
-    } catch (const pqxx::sql_error& e) {
-      return e.what();
-    }
-  }
 };
 
 TEST_F(Privacy, ARegisteredSchemaIsExportedAndErasedWithoutChangingIngest) {

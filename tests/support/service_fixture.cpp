@@ -202,4 +202,19 @@ std::string ServiceTest::scalar(const std::string& sql) {
   return r[0][0].c_str();
 }
 
+std::string ServiceTest::as_role(const std::string& role, const std::string& sql) {
+  scalar("ALTER ROLE " + role + " LOGIN");
+  try {
+    pqxx::connection c("postgresql://" + role + "@127.0.0.1:" + std::to_string(cluster_->port()) +
+                       "/" + db_name_);
+    pqxx::nontransaction tx(c);
+    tx.exec(sql);
+    return "ok";
+  } catch (const pqxx::insufficient_privilege&) {
+    return "42501";  // libpqxx 6.4 leaves sqlstate() empty on its typed errors
+  } catch (const pqxx::sql_error& e) {
+    return e.what();
+  }
+}
+
 }  // namespace gabe::test

@@ -96,6 +96,9 @@ class ServiceTest : public ::testing::Test {
                      const std::string& body = "");
   // One value from the test's database, as text ("" for NULL or no row).
   std::string scalar(const std::string& sql);
+  // Runs one statement as `role` (given LOGIN first) on the test's database: "ok", "42501"
+  // when the role lacks the privilege, or the error message. For least-privilege tests.
+  std::string as_role(const std::string& role, const std::string& sql);
 
   std::string service_name_;
   std::map<std::string, std::string> settings_;
