@@ -90,11 +90,15 @@ void Pool::discard() {
 }
 
 void Pool::begin_lease(pqxx::connection& conn) {
+  bool was_idle = false;
   {
     std::lock_guard lock(lease_mutex_);
+    was_idle = leases_.empty();
     leases_[&conn] = Lease{std::chrono::steady_clock::now() + limits_.lease, false};
   }
-  lease_changed_.notify_all();
+  // Every lease has the same length, so a new one never ends before those already held: the
+  // watchdog needs waking only when it was waiting with nothing to watch, not on every request.
+  if (was_idle) lease_changed_.notify_all();
 }
 
 bool Pool::end_lease(pqxx::connection& conn) {
