@@ -39,23 +39,20 @@ void predict_block(const Model& model, const float* rows, std::size_t count, dou
   }
 }
 
-// Scratch space of one explain call: the subset masks of every node for a block of rows
-// (node-major, so one leaf's masks for all rows are contiguous) and per-row temporaries.
+// Scratch space of one explain call: the subset masks of the nodes for a block of rows
+// (node-major, so one node's masks for all rows are contiguous) and per-row temporaries.
 struct Scratch {
   explicit Scratch(const Model& model)
-      : masks(model.max_nodes * kBlockRows),
-        weight(kBlockRows),
-        absent(kBlockRows),
-        reached(kBlockRows) {}
+      : masks(model.max_nodes * kBlockRows), index(kBlockRows), reached(kBlockRows) {}
   std::vector<std::uint32_t> masks;
-  std::vector<double> weight;
-  std::vector<double> absent;
+  std::vector<std::uint64_t> index;
   std::vector<double> reached;
 };
 
 // Contributions of `count` ≤ kBlockRows rows into phi (count × (F + 1), overwritten) and their
-// margins. The loops run tree, node or leaf, path position, then row: consecutive additions go
-// to different rows, so they do not wait for each other.
+// margins. Per tree: the masks of the path features satisfied down to each group, then per
+// group one table row per row of data. The loops run rows innermost, so consecutive additions
+// go to different rows and do not wait for each other.
 void explain_block(const Model& model, const float* rows, std::size_t count, double* phi,
                    double* margins, Scratch& scratch) {
   const std::size_t features = model.feature_count;
@@ -66,14 +63,12 @@ void explain_block(const Model& model, const float* rows, std::size_t count, dou
     margins[r] = model.base_margin;
   }
   std::uint32_t* masks = scratch.masks.data();
-  double* weight = scratch.weight.data();
-  double* absent = scratch.absent.data();
+  std::uint64_t* index = scratch.index.data();
   double* reached = scratch.reached.data();
   for (const Tree& tree : model.trees) {
     const Node* nodes = tree.nodes.data();
-    const double* table = tree.table.data();
     std::fill(masks, masks + count, 0U);
-    for (const std::uint32_t n : tree.split_nodes) {
+    for (const std::uint32_t n : tree.upper_splits) {
       const Node& node = nodes[n];
       const std::size_t feature = node.feature & kFeatureMask;
       const bool default_left = (node.feature & kDefaultLeft) != 0;
@@ -92,26 +87,32 @@ void explain_block(const Model& model, const float* rows, std::size_t count, dou
         right_mask[r] = left ? cold : hot;
       }
     }
-    for (const Leaf& leaf : tree.leaves) {
-      const std::uint32_t* mask = masks + static_cast<std::size_t>(leaf.node) * kBlockRows;
-      const double* entries = table + leaf.table_offset;
-      const std::uint32_t full = (1U << leaf.path_size) - 1;
-      for (std::size_t r = 0; r < count; ++r) {
-        const std::uint32_t a = mask[r];
-        weight[r] = entries[2 * a];
-        absent[r] = -entries[2 * a] * entries[2 * a + 1];
-        if (a == full) reached[r] = leaf.value;
-      }
-      for (std::uint32_t p = 0; p < leaf.path_size; ++p) {
-        const std::uint32_t bit = 1U << p;
-        const double present = tree.path_one_minus_zero[leaf.path_offset + p];
-        double* out = phi + tree.path_feature[leaf.path_offset + p];
+    std::fill(reached, reached + count, 0.0);
+    for (const Group& group : tree.groups) {
+      const std::uint32_t* mask = masks + static_cast<std::size_t>(group.root) * kBlockRows;
+      for (std::size_t r = 0; r < count; ++r)
+        index[r] = std::uint64_t{mask[r]} << group.split_count;
+      for (std::uint32_t i = 0; i < group.split_count; ++i) {
+        const Node& node = nodes[group.splits[i]];
+        const std::size_t feature = node.feature & kFeatureMask;
+        const bool default_left = (node.feature & kDefaultLeft) != 0;
+        const float threshold = node.value;
         for (std::size_t r = 0; r < count; ++r) {
-          const std::uint32_t a = mask[r];
-          out[r * stride] +=
-              (a & bit) != 0 ? present * weight[r] * entries[2 * (a ^ bit) + 1] : absent[r];
+          const float x = rows[r * features + feature];
+          const bool left = std::isnan(x) ? default_left : x < threshold;
+          index[r] |= std::uint64_t{left} << i;
         }
       }
+      const std::size_t row_size = group.width + 1;
+      const double* table = tree.table.data() + group.table_offset;
+      for (std::size_t r = 0; r < count; ++r) index[r] *= row_size;
+      for (std::uint32_t c = 0; c < group.width; ++c) {
+        double* out = phi + tree.group_feature[group.column_offset + c];
+        const double* column = table + c;
+        for (std::size_t r = 0; r < count; ++r) out[r * stride] += column[index[r]];
+      }
+      const double* value = table + group.width;
+      for (std::size_t r = 0; r < count; ++r) reached[r] += value[index[r]];
     }
     for (std::size_t r = 0; r < count; ++r) margins[r] += reached[r];
   }
