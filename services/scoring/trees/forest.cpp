@@ -4,7 +4,6 @@
 // its precomputed table (docs/trees.md).
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -159,21 +158,26 @@ void Forest::top_reasons(const float* rows, std::size_t n, std::size_t k, Reason
   const std::size_t stride = features + 1;
   Scratch scratch(*model_);
   std::vector<double> phi(kBlockRows * stride);
-  std::vector<std::uint32_t> order(features);
   for (std::size_t start = 0; start < n; start += kBlockRows) {
     const std::size_t count = std::min(kBlockRows, n - start);
     explain_block(*model_, rows + start * features, count, phi.data(), margins + start, scratch);
-    for (std::size_t r = 0; r < count; ++r) {
+    for (std::size_t r = 0; r < count && k > 0; ++r) {
+      // Insertion into the k best so far; features come in ascending order, so a tie keeps
+      // the smaller feature index first.
       const double* row_phi = phi.data() + r * stride;
-      std::iota(order.begin(), order.end(), 0U);
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                        [row_phi](std::uint32_t a, std::uint32_t b) {
-                          const double x = std::abs(row_phi[a]);
-                          const double y = std::abs(row_phi[b]);
-                          return x > y || (x == y && a < b);
-                        });
       Reason* out = reasons + (start + r) * k;
-      for (std::size_t i = 0; i < k; ++i) out[i] = {order[i], row_phi[order[i]]};
+      std::size_t filled = 0;
+      for (std::uint32_t f = 0; f < features; ++f) {
+        const double magnitude = std::abs(row_phi[f]);
+        if (filled == k) {
+          if (!(magnitude > std::abs(out[k - 1].contribution))) continue;
+        } else {
+          ++filled;
+        }
+        std::size_t i = filled - 1;
+        for (; i > 0 && magnitude > std::abs(out[i - 1].contribution); --i) out[i] = out[i - 1];
+        out[i] = {f, row_phi[f]};
+      }
     }
   }
 }
