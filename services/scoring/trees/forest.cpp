@@ -15,8 +15,11 @@ namespace gabe::trees {
 
 namespace {
 
-// Rows evaluated together per tree: the tree (and its tables) stays in cache for all of them.
+// Rows evaluated together per tree: the tree stays in cache for all of them. Explaining reads
+// a tree's group tables (up to ~128 KiB at depth 6) at random, so it takes more rows per tree to
+// read them from cache rather than memory; its scratch then stays within L2.
 constexpr std::size_t kBlockRows = 64;
+constexpr std::size_t kExplainRows = 512;
 
 inline bool goes_left(const Node& node, const float* row) {
   const float x = row[node.feature & kFeatureMask];
@@ -42,25 +45,27 @@ void predict_block(const Model& model, const float* rows, std::size_t count, dou
 // (node-major, so one node's masks for all rows are contiguous) and per-row temporaries.
 struct Scratch {
   explicit Scratch(const Model& model)
-      : masks(model.max_nodes * kBlockRows), index(kBlockRows), reached(kBlockRows) {}
+      : phi((model.feature_count + 1) * kExplainRows),
+        masks(model.max_nodes * kExplainRows),
+        index(kExplainRows),
+        reached(kExplainRows) {}
+  std::vector<double> phi;  // feature-major: phi[f * kExplainRows + r]
   std::vector<std::uint32_t> masks;
   std::vector<std::uint64_t> index;
   std::vector<double> reached;
 };
 
-// Contributions of `count` ≤ kBlockRows rows into phi (count × (F + 1), overwritten) and their
+// Contributions of `count` ≤ kExplainRows rows into scratch.phi (feature-major) and their
 // margins. Per tree: the masks of the path features satisfied down to each group, then per
 // group one table row per row of data. The loops run rows innermost, so consecutive additions
 // go to different rows and do not wait for each other.
-void explain_block(const Model& model, const float* rows, std::size_t count, double* phi,
-                   double* margins, Scratch& scratch) {
+void explain_block(const Model& model, const float* rows, std::size_t count, double* margins,
+                   Scratch& scratch) {
   const std::size_t features = model.feature_count;
-  const std::size_t stride = features + 1;
-  std::fill(phi, phi + count * stride, 0.0);
-  for (std::size_t r = 0; r < count; ++r) {
-    phi[r * stride + features] = model.bias;
-    margins[r] = model.base_margin;
-  }
+  double* phi = scratch.phi.data();
+  std::fill(phi, phi + features * kExplainRows, 0.0);
+  std::fill(phi + features * kExplainRows, phi + (features + 1) * kExplainRows, model.bias);
+  std::fill(margins, margins + count, model.base_margin);
   std::uint32_t* masks = scratch.masks.data();
   std::uint64_t* index = scratch.index.data();
   double* reached = scratch.reached.data();
@@ -74,9 +79,9 @@ void explain_block(const Model& model, const float* rows, std::size_t count, dou
       const float threshold = node.value;
       const std::uint32_t set = tree.new_bit[n];
       const std::uint32_t clear = ~tree.position_bit[n];
-      const std::uint32_t* mask = masks + n * kBlockRows;
-      std::uint32_t* left_mask = masks + static_cast<std::size_t>(node.left) * kBlockRows;
-      std::uint32_t* right_mask = left_mask + kBlockRows;
+      const std::uint32_t* mask = masks + n * kExplainRows;
+      std::uint32_t* left_mask = masks + static_cast<std::size_t>(node.left) * kExplainRows;
+      std::uint32_t* right_mask = left_mask + kExplainRows;
       for (std::size_t r = 0; r < count; ++r) {
         const float x = rows[r * features + feature];
         const bool left = std::isnan(x) ? default_left : x < threshold;
@@ -88,7 +93,7 @@ void explain_block(const Model& model, const float* rows, std::size_t count, dou
     }
     std::fill(reached, reached + count, 0.0);
     for (const Group& group : tree.groups) {
-      const std::uint32_t* mask = masks + static_cast<std::size_t>(group.root) * kBlockRows;
+      const std::uint32_t* mask = masks + static_cast<std::size_t>(group.root) * kExplainRows;
       for (std::size_t r = 0; r < count; ++r)
         index[r] = std::uint64_t{mask[r]} << group.split_count;
       for (std::uint32_t i = 0; i < group.split_count; ++i) {
@@ -106,9 +111,9 @@ void explain_block(const Model& model, const float* rows, std::size_t count, dou
       const double* table = tree.table.data() + group.table_offset;
       for (std::size_t r = 0; r < count; ++r) index[r] *= row_size;
       for (std::uint32_t c = 0; c < group.width; ++c) {
-        double* out = phi + tree.group_feature[group.column_offset + c];
+        double* out = phi + tree.group_feature[group.column_offset + c] * kExplainRows;
         const double* column = table + c;
-        for (std::size_t r = 0; r < count; ++r) out[r * stride] += column[index[r]];
+        for (std::size_t r = 0; r < count; ++r) out[r] += column[index[r]];
       }
       const double* value = table + group.width;
       for (std::size_t r = 0; r < count; ++r) reached[r] += value[index[r]];
@@ -142,12 +147,15 @@ void Forest::predict_margin(const float* rows, std::size_t n, double* out) const
 
 void Forest::contributions(const float* rows, std::size_t n, double* out) const {
   Scratch scratch(*model_);
-  std::vector<double> margins(kBlockRows);
+  std::vector<double> margins(kExplainRows);
   const std::size_t stride = model_->feature_count + 1;
-  for (std::size_t start = 0; start < n; start += kBlockRows) {
-    const std::size_t count = std::min(kBlockRows, n - start);
-    explain_block(*model_, rows + start * model_->feature_count, count, out + start * stride,
-                  margins.data(), scratch);
+  for (std::size_t start = 0; start < n; start += kExplainRows) {
+    const std::size_t count = std::min(kExplainRows, n - start);
+    explain_block(*model_, rows + start * model_->feature_count, count, margins.data(), scratch);
+    for (std::size_t f = 0; f < stride; ++f) {
+      const double* column = scratch.phi.data() + f * kExplainRows;
+      for (std::size_t r = 0; r < count; ++r) out[(start + r) * stride + f] = column[r];
+    }
   }
 }
 
@@ -155,20 +163,19 @@ void Forest::top_reasons(const float* rows, std::size_t n, std::size_t k, Reason
                          double* margins) const {
   const std::size_t features = model_->feature_count;
   if (k > features) throw std::invalid_argument("top_reasons: k exceeds the feature count");
-  const std::size_t stride = features + 1;
   Scratch scratch(*model_);
-  std::vector<double> phi(kBlockRows * stride);
-  for (std::size_t start = 0; start < n; start += kBlockRows) {
-    const std::size_t count = std::min(kBlockRows, n - start);
-    explain_block(*model_, rows + start * features, count, phi.data(), margins + start, scratch);
+  for (std::size_t start = 0; start < n; start += kExplainRows) {
+    const std::size_t count = std::min(kExplainRows, n - start);
+    explain_block(*model_, rows + start * features, count, margins + start, scratch);
     for (std::size_t r = 0; r < count && k > 0; ++r) {
       // Insertion into the k best so far; features come in ascending order, so a tie keeps
       // the smaller feature index first.
-      const double* row_phi = phi.data() + r * stride;
+      const double* row_phi = scratch.phi.data() + r;
       Reason* out = reasons + (start + r) * k;
       std::size_t filled = 0;
       for (std::uint32_t f = 0; f < features; ++f) {
-        const double magnitude = std::abs(row_phi[f]);
+        const double contribution = row_phi[f * kExplainRows];
+        const double magnitude = std::abs(contribution);
         if (filled == k) {
           if (!(magnitude > std::abs(out[k - 1].contribution))) continue;
         } else {
@@ -176,7 +183,7 @@ void Forest::top_reasons(const float* rows, std::size_t n, std::size_t k, Reason
         }
         std::size_t i = filled - 1;
         for (; i > 0 && magnitude > std::abs(out[i - 1].contribution); --i) out[i] = out[i - 1];
-        out[i] = {f, row_phi[f]};
+        out[i] = {f, contribution};
       }
     }
   }
