@@ -586,8 +586,9 @@ $CPU_TABLE
   \`Forest::top_reasons\` (top 3, every row) against XGBoost's exact \`pred_contribs\`, which is
   too slow for every row and runs on a sample (20,000 rows at depth 4, 4,000 at depth 6).
   XGBoost runs with nthread 2, gabe_trees with two threads over halves of the rows; each
-  figure but top_reasons over every row (one run) is the best of three. The benchmark also compares the answers (the largest
-  difference is in the table; above 1e-4 it fails). docs/trees.md explains the algorithm.
+  figure is the best of three runs, except top_reasons over every row (one long run). The
+  benchmark also compares the answers (the largest difference is in the table; above 1e-4 it
+  fails). docs/trees.md explains the algorithm.
 
 ## The import and its ceiling
 
