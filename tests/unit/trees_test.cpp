@@ -8,6 +8,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <ostream>
 #include <random>
 #include <set>
 #include <stdexcept>
@@ -99,6 +100,11 @@ struct Case {
   const char* method;
   const char* base_score;
 };
+
+void PrintTo(const Case& c, std::ostream* out) {
+  *out << "depth " << c.depth << ", " << c.rounds << " trees, " << c.method << ", base_score "
+       << c.base_score;
+}
 
 class TreesAgainstXGBoost : public ::testing::TestWithParam<Case> {
  protected:
