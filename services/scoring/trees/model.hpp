@@ -1,6 +1,6 @@
 // The private representation behind gabe::trees::Forest: each tree flattened breadth-first (the
-// two children of a node adjacent, so right = left + 1) for predict, and, for TreeSHAP, every
-// leaf's unique path features with a table over all subsets of them (docs/trees.md).
+// two children of a node adjacent, so right = left + 1) for predict, and, for TreeSHAP, the
+// subset-mask bits of every split and one table per group of up to four leaves (docs/trees.md).
 #pragma once
 
 #include <cstddef>

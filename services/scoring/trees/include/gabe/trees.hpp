@@ -2,9 +2,10 @@
 //
 // A Forest is read from XGBoost's JSON serialisation and evaluated exactly as XGBoost does, so
 // its margins equal XGBoosterPredictFromDense(type=margin) and its contributions equal XGBoost's
-// own pred_contribs (path-dependent TreeSHAP), only much faster: per-tree tables precomputed over
-// each leaf's path (Fast TreeSHAP v2) and many rows per tree at a time. docs/trees.md explains
-// how and why the numbers are exact.
+// own pred_contribs (path-dependent TreeSHAP), only much faster: tables precomputed over the
+// subsets of each leaf's path features (Fast TreeSHAP v2), summed per group of up to four
+// leaves, and many rows per tree at a time. Each call runs on the calling thread; split rows
+// over threads to use more cores. docs/trees.md explains how and why the numbers are exact.
 #pragma once
 
 #include <cstddef>
