@@ -1,0 +1,282 @@
+#!/usr/bin/env python3
+"""Consistency checks of Gabe's operations files against the code (CTest tests ops.*).
+
+  check_ops.py SOURCE_DIR metric-names        every metric that an alert rule or a dashboard
+                                              names is one the services expose
+  check_ops.py SOURCE_DIR alert-coverage      every alert has a promtool test that fires it
+                                              and a runbook entry in docs/operations.md
+  check_ops.py SOURCE_DIR settings-documented every GABE_* setting of the code is in
+                                              docs/operations.md
+  check_ops.py SOURCE_DIR k8s FILE...         the rendered Kubernetes objects (kubectl
+                                              kustomize output) follow Gabe's rules
+
+The list of exposed metrics is gathered from the source, so that it keeps up as services are
+added: every "gabe_..." string literal in shared/, services/ and tools/ (histograms also
+expose _bucket, _sum and _count). Exits 1 with one line per problem.
+"""
+import glob
+import json
+import os
+import re
+import sys
+
+import yaml
+
+METRIC = re.compile(r"\bgabe_[a-z0-9_]*[a-z0-9]\b")
+RECORDED = re.compile(r"\bgabe:[a-z0-9_:]+\b")
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def source_files(root):
+    for top in ("shared", "services", "tools"):
+        for dirpath, _, names in os.walk(os.path.join(root, top)):
+            for name in names:
+                if name.endswith((".cpp", ".hpp", ".h", ".cc")):
+                    yield os.path.join(dirpath, name)
+
+
+def exposed_metrics(root):
+    names = set()
+    for path in source_files(root):
+        for literal in re.findall(r'"(gabe_[a-z0-9_]+)"', read(path)):
+            names.add(literal)
+            if literal.endswith(("_seconds", "_bytes")):
+                names.update(literal + s for s in ("_bucket", "_sum", "_count"))
+    return names
+
+
+def rule_files(root):
+    return sorted(glob.glob(os.path.join(root, "deploy/prometheus/rules/*.yml")))
+
+
+def rules(root):
+    for path in rule_files(root):
+        for group in yaml.safe_load(read(path))["groups"]:
+            for rule in group["rules"]:
+                yield path, rule
+
+
+def dashboard_exprs(root):
+    """(file, panel title, expr) for every target of every panel, rows included."""
+    for path in sorted(glob.glob(os.path.join(root, "deploy/grafana/dashboards/*.json"))):
+        board = json.loads(read(path))
+        panels = list(board.get("panels", []))
+        while panels:
+            panel = panels.pop()
+            panels.extend(panel.get("panels", []))
+            for target in panel.get("targets", []):
+                if "expr" in target:
+                    yield path, panel.get("title", "?"), target["expr"]
+        for var in board.get("templating", {}).get("list", []):
+            query = var.get("query")
+            if isinstance(query, dict):
+                query = query.get("query")
+            if var.get("type") == "query" and isinstance(query, str):
+                yield path, "variable " + var.get("name", "?"), query
+
+
+def check_metric_names(root):
+    exposed = exposed_metrics(root)
+    recorded = {r["record"] for _, r in rules(root) if "record" in r}
+    problems, used, pending = [], 0, set()
+
+    def unknown(name):
+        """True for a name no service exposes; a name of a service whose folder is not in
+        this tree yet (gabe_grants_... without services/grants/) is set aside, not failed."""
+        if name in exposed:
+            return False
+        service = name.split("_")[1]
+        if service in ("scoring", "segments", "grants") and not os.path.isdir(os.path.join(root, "services", service)):
+            pending.add(name)
+            return False
+        return True
+
+    for path, rule in rules(root):
+        for name in METRIC.findall(rule["expr"]):
+            used += 1
+            if unknown(name):
+                problems.append(f"{os.path.relpath(path, root)}: {rule.get('alert') or rule.get('record')} uses {name}, which no service exposes")
+        for name in RECORDED.findall(rule["expr"]):
+            if name not in recorded:
+                problems.append(f"{os.path.relpath(path, root)}: {rule.get('alert') or rule.get('record')} uses {name}, which no rule records")
+    boards = 0
+    for path, title, expr in dashboard_exprs(root):
+        boards += 1
+        for name in METRIC.findall(expr):
+            used += 1
+            if unknown(name):
+                problems.append(f"{os.path.relpath(path, root)}: panel '{title}' uses {name}, which no service exposes")
+        for name in RECORDED.findall(expr):
+            if name not in recorded:
+                problems.append(f"{os.path.relpath(path, root)}: panel '{title}' uses {name}, which no rule records")
+    if boards == 0:
+        problems.append("no dashboard queries found under deploy/grafana/dashboards/")
+    print(f"{used} metric references checked against {len(exposed)} names found in the source")
+    for name in sorted(pending):
+        print(f"not checked: {name} (its service's folder is not in this tree yet)")
+    return problems
+
+
+def check_alert_coverage(root):
+    alerts = [r["alert"] for _, r in rules(root) if "alert" in r]
+    fired = set()
+    for path in glob.glob(os.path.join(root, "deploy/prometheus/tests/*.yml")):
+        for test in yaml.safe_load(read(path)).get("tests", []):
+            for case in test.get("alert_rule_test", []):
+                if case.get("exp_alerts"):
+                    fired.add(case["alertname"])
+    runbook = read(os.path.join(root, "docs/operations.md"))
+    entries = set(re.findall(r"^#### (Gabe[A-Za-z]+)\s*$", runbook, re.M))
+    problems = []
+    for alert in alerts:
+        if alert not in fired:
+            problems.append(f"alert {alert} has no promtool test in deploy/prometheus/tests/ that expects it to fire")
+        if alert not in entries:
+            problems.append(f"alert {alert} has no runbook entry '#### {alert}' in docs/operations.md")
+    for entry in sorted(entries - set(alerts)):
+        problems.append(f"docs/operations.md has a runbook entry for {entry}, which no rule defines")
+    for path, rule in rules(root):
+        if "alert" in rule:
+            link = rule.get("annotations", {}).get("runbook", "")
+            if link != "docs/operations.md#" + rule["alert"].lower():
+                problems.append(f"alert {rule['alert']}: runbook annotation '{link}' does not point at its entry")
+            if rule.get("labels", {}).get("severity") not in ("critical", "warning"):
+                problems.append(f"alert {rule['alert']}: severity must be critical or warning")
+    print(f"{len(alerts)} alerts, {len(fired)} with a firing test, {len(entries)} runbook entries")
+    return problems
+
+
+def check_settings_documented(root):
+    settings = set()
+    for path in source_files(root):
+        settings.update(re.findall(r'_setting\(\s*"(GABE_[A-Z0-9_]+)"', read(path)))
+    docs = read(os.path.join(root, "docs/operations.md"))
+    documented = set(re.findall(r"`(GABE_[A-Z0-9_]+)`", docs))
+    problems = [f"setting {s} (in the code) is not documented in docs/operations.md" for s in sorted(settings - documented)]
+    print(f"{len(settings)} settings in the code, all checked against docs/operations.md")
+    return problems
+
+
+# --- Kubernetes -------------------------------------------------------------------------
+
+WORKLOADS = {"Deployment", "Job", "CronJob", "StatefulSet"}
+
+
+def pod_spec(obj):
+    spec = obj.get("spec", {})
+    if obj["kind"] == "CronJob":
+        spec = spec.get("jobTemplate", {}).get("spec", {})
+    return spec.get("template", {}).get("spec", {})
+
+
+def check_k8s(root, files):
+    objects = []
+    for path in files:
+        objects.extend(o for o in yaml.safe_load_all(read(path)) if o)
+    problems = []
+
+    def where(o):
+        return f"{o['kind']}/{o['metadata']['name']}"
+
+    kinds = {}
+    for o in objects:
+        kinds.setdefault(o["kind"], []).append(o)
+        if o["metadata"].get("namespace") not in (None, "gabe") and o["kind"] != "Namespace":
+            pass
+        if o["kind"] not in WORKLOADS:
+            continue
+        pod = pod_spec(o)
+        psc = pod.get("securityContext", {})
+        if psc.get("runAsNonRoot") is not True:
+            problems.append(f"{where(o)}: pod securityContext.runAsNonRoot is not true")
+        if psc.get("seccompProfile", {}).get("type") != "RuntimeDefault":
+            problems.append(f"{where(o)}: pod seccompProfile is not RuntimeDefault")
+        if pod.get("automountServiceAccountToken") is not False:
+            problems.append(f"{where(o)}: automountServiceAccountToken is not false")
+        for c in pod.get("containers", []) + pod.get("initContainers", []):
+            name = f"{where(o)} container {c['name']}"
+            sc = c.get("securityContext", {})
+            if sc.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{name}: readOnlyRootFilesystem is not true")
+            if sc.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{name}: allowPrivilegeEscalation is not false")
+            if sc.get("capabilities", {}).get("drop") != ["ALL"]:
+                problems.append(f"{name}: capabilities are not dropped (drop: [ALL])")
+            res = c.get("resources", {})
+            for kind in ("requests", "limits"):
+                for r in ("cpu", "memory") if kind == "requests" else ("memory",):
+                    if r not in res.get(kind, {}):
+                        problems.append(f"{name}: no resources.{kind}.{r}")
+            env_names = [e["name"] for e in c.get("env", [])]
+            for e in c.get("env", []):
+                if e["name"] == "GABE_DATABASE_URL" and "valueFrom" not in e:
+                    problems.append(f"{name}: GABE_DATABASE_URL must come from a Secret")
+            if o["kind"] == "Deployment":
+                ready = c.get("readinessProbe", {}).get("httpGet", {}).get("path")
+                live = c.get("livenessProbe", {}).get("httpGet", {}).get("path")
+                if ready != "/readyz":
+                    problems.append(f"{name}: readinessProbe is not GET /readyz")
+                if live != "/healthz":
+                    problems.append(f"{name}: livenessProbe is not GET /healthz")
+                if "GABE_DATABASE_URL" not in env_names:
+                    problems.append(f"{name}: no GABE_DATABASE_URL")
+
+    deployments = {d["metadata"]["name"]: d for d in kinds.get("Deployment", [])}
+    for svc in ("gabe-ingest", "gabe-scoring", "gabe-segments", "gabe-grants"):
+        if svc not in deployments:
+            problems.append(f"no Deployment {svc}")
+            continue
+        # Each service connects with its own role's URL.
+        env = pod_spec(deployments[svc])["containers"][0].get("env", [])
+        url = [e for e in env if e["name"] == "GABE_DATABASE_URL"]
+        role = svc.replace("-", "_")
+        if url and url[0].get("valueFrom", {}).get("secretKeyRef", {}).get("name", "").find(svc.split("-")[1]) < 0:
+            problems.append(f"{svc}: GABE_DATABASE_URL does not come from the Secret of role {role}")
+        if svc not in {s["metadata"]["name"] for s in kinds.get("Service", [])}:
+            problems.append(f"no Service {svc}")
+    for pdb_for in ("gabe-ingest",):
+        if not any(p["spec"]["selector"]["matchLabels"].get("app.kubernetes.io/name") == pdb_for for p in kinds.get("PodDisruptionBudget", [])):
+            problems.append(f"no PodDisruptionBudget for {pdb_for}")
+    hpas = kinds.get("HorizontalPodAutoscaler", [])
+    if not any(h["spec"]["scaleTargetRef"]["name"] == "gabe-ingest" for h in hpas):
+        problems.append("no HorizontalPodAutoscaler for gabe-ingest")
+    crons = {c["metadata"]["name"]: c for c in kinds.get("CronJob", [])}
+    scoring = [c for n, c in crons.items() if "scoring" in n]
+    if not scoring:
+        problems.append("no scoring CronJob")
+    for c in scoring:
+        if c["spec"].get("concurrencyPolicy") != "Forbid":
+            problems.append(f"{where(c)}: concurrencyPolicy is not Forbid")
+    if not any("purge" in n for n in crons):
+        problems.append("no purge CronJob")
+    jobs = kinds.get("Job", [])
+    if not any(j["spec"].get("completionMode") == "Indexed" for j in jobs):
+        problems.append("no Indexed Job (sharded scoring run)")
+    if not any("migrate" in " ".join(pod_spec(j)["containers"][0].get("args", []) + pod_spec(j)["containers"][0].get("command", [])) for j in jobs):
+        problems.append("no migration Job (gabectl migrate)")
+    policies = kinds.get("NetworkPolicy", [])
+    if not any(p["spec"].get("podSelector") == {} and "Ingress" in p["spec"].get("policyTypes", []) and not p["spec"].get("ingress") for p in policies):
+        problems.append("no default-deny ingress NetworkPolicy")
+    print(f"{len(objects)} objects checked: " + ", ".join(f"{len(v)} {k}" for k, v in sorted(kinds.items())))
+    return problems
+
+
+def main():
+    root, mode, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+    problems = {
+        "metric-names": lambda: check_metric_names(root),
+        "alert-coverage": lambda: check_alert_coverage(root),
+        "settings-documented": lambda: check_settings_documented(root),
+        "k8s": lambda: check_k8s(root, rest),
+    }[mode]()
+    for p in problems:
+        print("FAIL: " + p)
+    sys.exit(1 if problems else 0)
+
+
+if __name__ == "__main__":
+    main()
