@@ -68,6 +68,27 @@ expect_sample '^gabe_http_requests_total\{.*route="/v1/stats".*status="401".*\} 
 expect_sample '^gabe_http_request_duration_seconds_bucket\{.*le="\+Inf".*\}'
 expect_sample '^gabe_ingest_events_total\{channel="webhook",outcome="unauthorized"\} 1$'
 
+# The pool metrics move: a second gabe-ingest with one connection; a held lock keeps that
+# connection busy in one /readyz while two more wait for it past the 2 s limit (503).
+PORT1=$(free_port)
+GABE_DATABASE_URL="postgresql://gabe_ingest@127.0.0.1:$PG_PORT/gabe" GABE_LISTEN="127.0.0.1:$PORT1" \
+  GABE_DB_POOL_SIZE=1 "$BIN/gabe-ingest" 2>"$WORK/ingest1.log" &
+pids+=($!)
+wait_for curl -fs "http://127.0.0.1:$PORT1/readyz" || fail "the second gabe-ingest did not become ready"
+psql -q "$ADMIN_URL" -c "BEGIN; LOCK TABLE gabe_meta.schema_migrations IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep(6); COMMIT;" >/dev/null &
+locker=$!
+sleep 0.5
+for _ in 1 2 3; do curl -s -o /dev/null "http://127.0.0.1:$PORT1/readyz" & done
+sleep 1
+curl -fsS "http://127.0.0.1:$PORT1/metrics" >"$WORK/busy.txt"
+grep -Eq '^gabe_db_pool_waiting_requests [12]$' "$WORK/busy.txt" || { grep '^gabe_db_pool' "$WORK/busy.txt" >&2; fail "no request waiting for the pool's one connection"; }
+grep -Eq '^gabe_db_pool_connections\{state="in_use"\} 1$' "$WORK/busy.txt" || fail "the pool's connection is not in use"
+wait "$locker"
+sleep 2
+curl -fsS "http://127.0.0.1:$PORT1/metrics" >"$WORK/after.txt"
+grep -Eq '^gabe_db_pool_acquire_timeouts_total [12]$' "$WORK/after.txt" || { grep '^gabe_db_pool' "$WORK/after.txt" >&2; fail "the waits that timed out were not counted"; }
+echo "pool metrics: waiting requests and acquire timeouts counted under a held lock"
+
 if ! command -v prometheus >/dev/null; then
   echo "SKIP: prometheus is not installed; the real scrape by Prometheus was not tested"
   exit 0
