@@ -9,6 +9,9 @@
                                               docs/operations.md
   check_ops.py SOURCE_DIR k8s FILE...         the rendered Kubernetes objects (kubectl
                                               kustomize output) follow Gabe's rules
+  check_ops.py SOURCE_DIR dockerfile BIN_DIR  the runtime stage of deploy/docker/Dockerfile
+                                              installs the package of every shared library
+                                              that a built binary needs
 
 The list of exposed metrics is gathered from the source, so that it keeps up as services are
 added: every "gabe_..." string literal in shared/, services/ and tools/ (histograms also
@@ -265,6 +268,57 @@ def check_k8s(root, files):
     return problems
 
 
+# --- Dockerfile -------------------------------------------------------------------------
+
+# In debian:bookworm-slim already (apt itself needs them).
+BASE_PACKAGES = {"libc6", "libgcc-s1", "libstdc++6"}
+
+
+def installed_packages(stage_text):
+    packages = set()
+    for block in re.findall(r"apt-get install([^&]*)", stage_text):
+        for word in block.replace("\\", " ").split():
+            if not word.startswith("-"):
+                packages.add(word)
+    return packages
+
+
+def library_package(library):
+    import subprocess
+    for pattern in (f"/usr/lib/*/{library}", f"/lib/*/{library}", f"*/{library}"):
+        out = subprocess.run(["dpkg", "-S", pattern], capture_output=True, text=True)
+        if out.returncode == 0:
+            return out.stdout.split(":")[0].strip()
+    return None
+
+
+def check_dockerfile(root, bin_dir):
+    import subprocess
+    text = read(os.path.join(root, "deploy/docker/Dockerfile"))
+    stages = re.split(r"^FROM ", text, flags=re.M)
+    build, runtime = installed_packages(stages[1]), installed_packages(stages[-1])
+    problems = []
+    for package in ("libpqxx-dev", "prometheus-cpp-dev", "libxgboost-dev", "xgboost", "rapidjson-dev", "libboost-dev"):
+        if package not in build:
+            problems.append(f"the build stage does not install {package}")
+    binaries = sorted(glob.glob(os.path.join(bin_dir, "gabe-*")) + glob.glob(os.path.join(bin_dir, "gabectl")))
+    binaries = [b for b in binaries if os.access(b, os.X_OK)]
+    if not binaries:
+        problems.append(f"no gabe-* binaries in {bin_dir}")
+    for binary in binaries:
+        dump = subprocess.run(["objdump", "-p", binary], capture_output=True, text=True, check=True).stdout
+        for library in re.findall(r"NEEDED\s+(\S+)", dump):
+            package = library_package(library)
+            if package is None:
+                problems.append(f"{os.path.basename(binary)} needs {library}, which no installed package provides")
+            elif package not in runtime | BASE_PACKAGES:
+                problems.append(f"{os.path.basename(binary)} needs {library} from {package}, which the runtime stage does not install")
+    if "USER" not in stages[-1] or re.search(r"^USER\s+(root|0)\b", stages[-1], re.M):
+        problems.append("the runtime stage does not switch to a non-root USER")
+    print(f"{len(binaries)} binaries' libraries checked against the runtime stage's {len(runtime)} packages")
+    return problems
+
+
 def main():
     root, mode, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
     problems = {
@@ -272,6 +326,7 @@ def main():
         "alert-coverage": lambda: check_alert_coverage(root),
         "settings-documented": lambda: check_settings_documented(root),
         "k8s": lambda: check_k8s(root, rest),
+        "dockerfile": lambda: check_dockerfile(root, rest[0]),
     }[mode]()
     for p in problems:
         print("FAIL: " + p)
