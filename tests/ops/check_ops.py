@@ -283,13 +283,23 @@ def installed_packages(stage_text):
     return packages
 
 
-def library_package(library):
+def library_packages(libraries):
+    """{library: Debian package} for the shared libraries the dynamic linker finds, in one
+    dpkg query (with merged /usr, a library may be registered under /lib or /usr/lib)."""
     import subprocess
-    for pattern in (f"/usr/lib/*/{library}", f"/lib/*/{library}", f"*/{library}"):
-        out = subprocess.run(["dpkg", "-S", pattern], capture_output=True, text=True)
-        if out.returncode == 0:
-            return out.stdout.split(":")[0].strip()
-    return None
+    cache = subprocess.run(["ldconfig", "-p"], capture_output=True, text=True).stdout
+    where = {}
+    for name, path in re.findall(r"^\s*(\S+) \(.*\) => (\S+)$", cache, re.M):
+        if name in libraries and name not in where:
+            real = os.path.realpath(path)
+            where[name] = {path, real} | {p.replace("/usr/lib/", "/lib/", 1) for p in (path, real)} | {p.replace("/lib/", "/usr/lib/", 1) for p in (path, real) if p.startswith("/lib/")}
+    paths = sorted(set().union(*where.values())) if where else []
+    out = subprocess.run(["dpkg", "-S", *paths], capture_output=True, text=True).stdout if paths else ""
+    owner = {}
+    for line in out.splitlines():
+        package, _, path = line.partition(": ")
+        owner[path.strip()] = package.split(":")[0]
+    return {lib: next((owner[p] for p in sorted(cands) if p in owner), None) for lib, cands in where.items()}
 
 
 def check_dockerfile(root, bin_dir):
@@ -305,10 +315,14 @@ def check_dockerfile(root, bin_dir):
     binaries = [b for b in binaries if os.access(b, os.X_OK)]
     if not binaries:
         problems.append(f"no gabe-* binaries in {bin_dir}")
+    needed = {}
     for binary in binaries:
         dump = subprocess.run(["objdump", "-p", binary], capture_output=True, text=True, check=True).stdout
-        for library in re.findall(r"NEEDED\s+(\S+)", dump):
-            package = library_package(library)
+        needed[binary] = re.findall(r"NEEDED\s+(\S+)", dump)
+    packages = library_packages(set().union(*needed.values()) if needed else set())
+    for binary, libraries in needed.items():
+        for library in libraries:
+            package = packages.get(library)
             if package is None:
                 problems.append(f"{os.path.basename(binary)} needs {library}, which no installed package provides")
             elif package not in runtime | BASE_PACKAGES:
