@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# A real scrape of a running gabe-ingest: its /metrics passes `promtool check metrics` and
-# carries the platform's metrics (requests, pool) that the alert rules and dashboards use;
-# then, when Prometheus is installed, a real Prometheus with Gabe's rules scrapes it and
-# answers queries. Usage: scrape_test.sh SOURCE_DIR BIN_DIR
+# A real scrape of every service binary in BIN_DIR (gabe-ingest, and gabe-scoring,
+# gabe-segments, gabe-grants once they are built), each as its own database role: every
+# /metrics passes `promtool check metrics`, ingest's carries the platform's metrics
+# (requests, pool) that the alert rules and dashboards use, and the pool metrics move under a
+# held lock; then, when Prometheus is installed, a real Prometheus with Gabe's rules scrapes
+# them, evaluates the rules and runs every dashboard query. Usage: scrape_test.sh SOURCE_DIR BIN_DIR
 set -euo pipefail
 ROOT=${1:?usage: scrape_test.sh SOURCE_DIR BIN_DIR}
 BIN=${2:?usage: scrape_test.sh SOURCE_DIR BIN_DIR}
@@ -68,6 +70,23 @@ expect_sample '^gabe_http_requests_total\{.*route="/v1/stats".*status="401".*\} 
 expect_sample '^gabe_http_request_duration_seconds_bucket\{.*le="\+Inf".*\}'
 expect_sample '^gabe_ingest_events_total\{channel="webhook",outcome="unauthorized"\} 1$'
 
+# The other services, as far as they are built: each passes promtool check metrics.
+declare -A service_port=([ingest]=$PORT)
+for svc in scoring segments grants; do
+  [ -x "$BIN/gabe-$svc" ] || { echo "gabe-$svc is not built: not scraped"; continue; }
+  psql -q "$ADMIN_URL" -c "ALTER ROLE gabe_$svc LOGIN" >/dev/null
+  service_port[$svc]=$(free_port)
+  GABE_DATABASE_URL="postgresql://gabe_$svc@127.0.0.1:$PG_PORT/gabe" GABE_LISTEN="127.0.0.1:${service_port[$svc]}" \
+    "$BIN/gabe-$svc" 2>"$WORK/$svc.log" &
+  pids+=($!)
+  wait_for curl -fs "http://127.0.0.1:${service_port[$svc]}/readyz" || { tail -5 "$WORK/$svc.log" >&2; fail "gabe-$svc did not become ready"; }
+  curl -fsS "http://127.0.0.1:${service_port[$svc]}/metrics" >"$WORK/$svc-metrics.txt"
+  promtool check metrics <"$WORK/$svc-metrics.txt" >"$WORK/$svc-lint.txt" 2>&1 ||
+    { cat "$WORK/$svc-lint.txt" >&2; fail "promtool check metrics found problems in gabe-$svc's /metrics"; }
+  grep -q '^gabe_db_pool_max_connections ' "$WORK/$svc-metrics.txt" || fail "gabe-$svc has no pool metrics"
+  echo "promtool check metrics: gabe-$svc's /metrics is clean"
+done
+
 # The pool metrics move: a second gabe-ingest with one connection; a held lock keeps that
 # connection busy in one /readyz while two more wait for it past the 2 s limit (503).
 PORT1=$(free_port)
@@ -100,8 +119,10 @@ cat >"$WORK/prom/prometheus.yml" <<YAML
 global: {scrape_interval: 1s, evaluation_interval: 1s}
 rule_files: [rules/*.yml]
 scrape_configs:
-  - job_name: gabe-ingest
-    static_configs: [{targets: ["127.0.0.1:$PORT"]}]
+$(for svc in "${!service_port[@]}"; do
+    echo "  - job_name: gabe-$svc"
+    echo "    static_configs: [{targets: [\"127.0.0.1:${service_port[$svc]}\"]}]"
+  done)
 YAML
 promtool check config "$WORK/prom/prometheus.yml" >/dev/null
 prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
@@ -111,7 +132,9 @@ query() {  # query PROMQL: prints the first sample's value, fails when there is 
   curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/query" --data-urlencode "query=$1" |
     python3 -c 'import json,sys; r=json.load(sys.stdin)["data"]["result"]; print(r[0]["value"][1]) if r else sys.exit(1)'
 }
-wait_for query 'up{job="gabe-ingest"} == 1' || { tail -20 "$WORK/prometheus.log" >&2; fail "Prometheus did not scrape gabe-ingest"; }
+for svc in "${!service_port[@]}"; do
+  wait_for query "up{job=\"gabe-$svc\"} == 1" || { tail -20 "$WORK/prometheus.log" >&2; fail "Prometheus did not scrape gabe-$svc"; }
+done
 [ "$(query 'gabe_db_pool_max_connections{job="gabe-ingest"}')" = 7 ] || fail "Prometheus has no gabe_db_pool_max_connections 7"
 # The rules are loaded: count the alerting rules Prometheus reports.
 curl -fsS "http://127.0.0.1:$PROM_PORT/api/v1/rules?type=alert" >"$WORK/rules.json"
@@ -120,7 +143,7 @@ defined=$(grep -c '^ *- alert:' "$ROOT/deploy/prometheus/rules/"*.yml | awk -F: 
 [ "$loaded" = "$defined" ] || fail "Prometheus loaded $loaded alerting rules, the files define $defined"
 # A recording rule evaluates against the real series (the 404 and 401 above are no 5xx).
 wait_for query 'gabe:http_errors:ratio_rate5m{job="gabe-ingest"}' || fail "gabe:http_errors:ratio_rate5m has no value"
-echo "prometheus: scraped gabe-ingest, $loaded alerting rules loaded, recording rules evaluate"
+echo "prometheus: scraped ${!service_port[*]}, $loaded alerting rules loaded, recording rules evaluate"
 # Every dashboard query parses and runs (Grafana's variables replaced by what "All" means).
 python3 - "$ROOT" "$PROM_PORT" <<'PY'
 import glob, json, sys, urllib.parse, urllib.request
