@@ -188,8 +188,8 @@ def check_k8s(root, files):
     kinds = {}
     for o in objects:
         kinds.setdefault(o["kind"], []).append(o)
-        if o["metadata"].get("namespace") not in (None, "gabe") and o["kind"] != "Namespace":
-            pass
+        if o["kind"] != "Namespace" and o["metadata"].get("namespace") != "gabe":
+            problems.append(f"{where(o)}: not in the namespace gabe")
         if o["kind"] not in WORKLOADS:
             continue
         pod = pod_spec(o)
@@ -236,9 +236,9 @@ def check_k8s(root, files):
         # Each service connects with its own role's URL.
         env = pod_spec(deployments[svc])["containers"][0].get("env", [])
         url = [e for e in env if e["name"] == "GABE_DATABASE_URL"]
-        role = svc.replace("-", "_")
-        if url and url[0].get("valueFrom", {}).get("secretKeyRef", {}).get("name", "").find(svc.split("-")[1]) < 0:
-            problems.append(f"{svc}: GABE_DATABASE_URL does not come from the Secret of role {role}")
+        secret = url[0].get("valueFrom", {}).get("secretKeyRef", {}).get("name") if url else None
+        if secret != "gabe-db-" + svc.split("-")[1]:
+            problems.append(f"{svc}: GABE_DATABASE_URL comes from {secret}, not from its role's Secret gabe-db-{svc.split('-')[1]}")
         if svc not in {s["metadata"]["name"] for s in kinds.get("Service", [])}:
             problems.append(f"no Service {svc}")
     for pdb_for in ("gabe-ingest",):
