@@ -9,6 +9,10 @@
                                               docs/operations.md
   check_ops.py SOURCE_DIR k8s FILE...         the rendered Kubernetes objects (kubectl
                                               kustomize output) follow Gabe's rules
+  check_ops.py SOURCE_DIR prometheus-rule [--write]
+                                              k8s/components/monitoring/prometheus-rule.yaml
+                                              holds exactly deploy/prometheus/rules/*.yml
+                                              (--write regenerates it)
   check_ops.py SOURCE_DIR dockerfile BIN_DIR  the runtime stage of deploy/docker/Dockerfile
                                               installs the package of every shared library
                                               that a built binary needs
@@ -268,6 +272,45 @@ def check_k8s(root, files):
     return problems
 
 
+# --- PrometheusRule (Prometheus Operator) ---------------------------------------------
+
+PROMETHEUS_RULE = "k8s/components/monitoring/prometheus-rule.yaml"
+
+
+def prometheus_rule(root):
+    groups = []
+    for path in rule_files(root):
+        groups.extend(yaml.safe_load(read(path))["groups"])
+    return {"apiVersion": "monitoring.coreos.com/v1", "kind": "PrometheusRule",
+            "metadata": {"name": "gabe"}, "spec": {"groups": groups}}
+
+
+def check_prometheus_rule(root, write):
+    path = os.path.join(root, PROMETHEUS_RULE)
+    wanted = prometheus_rule(root)
+    if write:
+        with open(path, "w", encoding="utf-8") as f:
+            f.write("# Generated from deploy/prometheus/rules/*.yml by\n"
+                    "#   python3 tests/ops/check_ops.py . prometheus-rule --write\n"
+                    "# Do not edit; the test ops.prometheus_rule fails when it is out of date.\n")
+            class Dumper(yaml.SafeDumper):
+                pass
+
+            def text(dumper, value):  # multi-line expressions as readable | blocks
+                style = "|" if "\n" in value else None
+                return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+            Dumper.add_representer(str, text)
+            yaml.dump(wanted, f, Dumper=Dumper, sort_keys=False, allow_unicode=True, width=200)
+        print(f"wrote {PROMETHEUS_RULE}")
+        return []
+    if yaml.safe_load(read(path)) != wanted:
+        return [f"{PROMETHEUS_RULE} differs from deploy/prometheus/rules/*.yml: run "
+                "python3 tests/ops/check_ops.py . prometheus-rule --write"]
+    print(f"{PROMETHEUS_RULE} matches deploy/prometheus/rules/")
+    return []
+
+
 # --- Dockerfile -------------------------------------------------------------------------
 
 # In debian:bookworm-slim already (apt itself needs them).
@@ -341,6 +384,7 @@ def main():
         "settings-documented": lambda: check_settings_documented(root),
         "k8s": lambda: check_k8s(root, rest),
         "dockerfile": lambda: check_dockerfile(root, rest[0]),
+        "prometheus-rule": lambda: check_prometheus_rule(root, rest == ["--write"]),
     }[mode]()
     for p in problems:
         print("FAIL: " + p)

@@ -31,7 +31,7 @@ if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
   exit 77
 fi
 CACHE=${GABE_NPM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/gabe-ops}/k8s-schema
-PACKAGES=(kubernetes-models@5.1.0 @kubernetes-models/cloudnative-pg@2.0.0 @kubernetes/client-node@1.4.0 js-yaml@4.1.0)
+PACKAGES=(kubernetes-models@5.1.0 @kubernetes-models/cloudnative-pg@2.0.0 @kubernetes-models/prometheus-operator@6.0.0 @kubernetes/client-node@1.4.0 js-yaml@4.1.0)
 MARKER=$CACHE/.installed-$(echo "${PACKAGES[*]}" | md5sum | cut -c1-12)
 if [ ! -f "$MARKER" ]; then
   mkdir -p "$CACHE"

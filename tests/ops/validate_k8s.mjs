@@ -1,7 +1,7 @@
 // Validates rendered Kubernetes objects (kubectl kustomize output) against the API's JSON
 // schemas, offline: kubernetes-models (generated from the Kubernetes OpenAPI spec) for the
-// built-in kinds and @kubernetes-models/cloudnative-pg (from its CRDs) for Cluster and
-// ScheduledBackup. Those schemas check types, enums and required fields but, like the API's
+// built-in kinds, @kubernetes-models/cloudnative-pg and @kubernetes-models/prometheus-operator
+// (from their CRDs) for Cluster, ScheduledBackup, PodMonitor and PrometheusRule. Those schemas check types, enums and required fields but, like the API's
 // OpenAPI v2 schema, allow unknown fields; so every built-in object is also walked along the
 // field lists of @kubernetes/client-node's generated models (from the same OpenAPI spec), and
 // a field the API does not know (a typo such as `readinesProbe`) is an error, as with
@@ -45,6 +45,7 @@ function clientModelName(apiVersion, kind) {
 function modulePath(apiVersion, kind) {
   const [group, version] = apiVersion.includes("/") ? apiVersion.split("/") : ["", apiVersion];
   if (group === "postgresql.cnpg.io") return `@kubernetes-models/cloudnative-pg/${apiVersion}/${kind}`;
+  if (group === "monitoring.coreos.com") return `@kubernetes-models/prometheus-operator/${apiVersion}/${kind}`;
   return group ? `kubernetes-models/${group}/${version}/${kind}` : `kubernetes-models/${version}/${kind}`;
 }
 
