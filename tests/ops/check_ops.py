@@ -3,6 +3,10 @@
 
   check_ops.py SOURCE_DIR metric-names        every metric that an alert rule or a dashboard
                                               names is one the services expose
+  check_ops.py SOURCE_DIR dashboards          the Grafana dashboards are well formed: unique
+                                              uids, panel ids and titles, panels inside the
+                                              24-column grid, every query on the datasource
+                                              variable, units set on time series
   check_ops.py SOURCE_DIR alert-coverage      every alert has a promtool test that fires it
                                               and a runbook entry in docs/operations.md
   check_ops.py SOURCE_DIR settings-documented every GABE_* setting of the code is in
@@ -125,6 +129,47 @@ def check_metric_names(root):
     print(f"{used} metric references checked against {len(exposed)} names found in the source")
     for name in sorted(pending):
         print(f"not checked: {name} (its service's folder is not in this tree yet)")
+    return problems
+
+
+def check_dashboards(root):
+    problems, uids = [], {}
+    paths = sorted(glob.glob(os.path.join(root, "deploy/grafana/dashboards/*.json")))
+    for path in paths:
+        name = os.path.basename(path)
+        board = json.loads(read(path))
+        for key in ("uid", "title", "panels", "schemaVersion"):
+            if key not in board:
+                problems.append(f"{name}: no {key}")
+        if board.get("uid") in uids:
+            problems.append(f"{name}: uid {board['uid']} also used by {uids[board['uid']]}")
+        uids[board.get("uid")] = name
+        if not any(v.get("type") == "datasource" and v.get("name") == "datasource" for v in board.get("templating", {}).get("list", [])):
+            problems.append(f"{name}: no datasource variable")
+        ids, titles = set(), set()
+        for panel in board.get("panels", []):
+            title = panel.get("title", "?")
+            if panel.get("id") in ids:
+                problems.append(f"{name}: panel id {panel.get('id')} twice")
+            ids.add(panel.get("id"))
+            if panel.get("type") == "row":
+                continue
+            if title in titles:
+                problems.append(f"{name}: panel title '{title}' twice")
+            titles.add(title)
+            grid = panel.get("gridPos", {})
+            if not {"x", "y", "w", "h"} <= grid.keys() or grid["x"] + grid["w"] > 24:
+                problems.append(f"{name}: panel '{title}' is not inside the 24-column grid")
+            if not panel.get("targets"):
+                problems.append(f"{name}: panel '{title}' has no query")
+            for target in panel.get("targets", []):
+                if target.get("datasource", {}).get("uid") != "${datasource}":
+                    problems.append(f"{name}: panel '{title}' does not query the datasource variable")
+            if panel.get("type") == "timeseries" and "unit" not in panel.get("fieldConfig", {}).get("defaults", {}):
+                problems.append(f"{name}: panel '{title}' has no unit")
+    if len(paths) < 4:
+        problems.append(f"expected the dashboards overview, ingest, scoring and grants; found {len(paths)}")
+    print(f"{len(paths)} dashboards checked")
     return problems
 
 
@@ -381,6 +426,7 @@ def main():
     problems = {
         "metric-names": lambda: check_metric_names(root),
         "alert-coverage": lambda: check_alert_coverage(root),
+        "dashboards": lambda: check_dashboards(root),
         "settings-documented": lambda: check_settings_documented(root),
         "k8s": lambda: check_k8s(root, rest),
         "dockerfile": lambda: check_dockerfile(root, rest[0]),
