@@ -305,8 +305,10 @@ std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds af
     throw std::out_of_range("next_fire: the instant is outside the years 1970..9000");
   // Local wall-clock day of `after`; a day earlier covers an offset change that day.
   std::int64_t day = (t + offset_at(t)) / kDay - 1;
-  // The longest wait: 29 February when the next leap year is 8 years away (2096 -> 2104).
-  const std::int64_t last_day = day + 9 * 366 + 2;
+  // Weekdays repeat on the same dates every 400 years (146,097 days), so a parsed schedule
+  // fires within that; most fire within a year ("0 5 */31 9 TUE", 1 September on a Tuesday, waits
+  // 11 years from 2026).
+  const std::int64_t last_day = day + 146097 + 2;
   for (; day <= last_day; ++day) {
     const sys_days date{days(day)};
     const year_month_day ymd(date);
@@ -326,7 +328,7 @@ std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds af
       }
     }
   }
-  throw std::logic_error("next_fire: no firing within 9 years of a parsed schedule");
+  throw std::logic_error("next_fire: no firing within 400 years of a parsed schedule");
 }
 
 }  // namespace gabe
