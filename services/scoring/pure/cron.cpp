@@ -297,6 +297,7 @@ CronResult parse_cron(std::string_view expression) {
 std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds after) {
   using namespace std::chrono;
   constexpr std::int64_t kDay = 86400;
+  constexpr std::int64_t kLastMinuteOfHour = 3540;
   const std::int64_t t = after.time_since_epoch().count();
   const std::int64_t lowest = sys_seconds(sys_days(1970y / January / 1)).time_since_epoch().count();
   const std::int64_t highest =
@@ -320,7 +321,7 @@ std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds af
       // Berlin's offset is never negative, so a wall time fires at or before its reading as
       // UTC: an hour whose last minute reads as `after` or earlier has nothing to offer.
       const std::int64_t hour_wall = day * kDay + static_cast<std::int64_t>(h) * 3600;
-      if (hour_wall + 59 * 60 <= t) continue;
+      if (hour_wall + kLastMinuteOfHour <= t) continue;
       for (std::size_t m = 0; m < 60; ++m) {
         if (!cron.minutes.test(m)) continue;
         const std::int64_t fire = fire_instant(hour_wall + static_cast<std::int64_t>(m) * 60);
