@@ -385,7 +385,7 @@ CalendarEvent calendar_event(const pqxx::row& row, Language lang) {
   };
   line(de ? "Förderer" : "Funder", row[14]);
   line(de ? "Programm" : "Programme", row[12]);
-  line(de ? "Status" : "Status", row[13]);
+  line("Status", row[13]);
   line(de ? "Verantwortlich" : "Owner", row[6]);
   line(de ? "Interner Entwurf bis" : "Internal draft due", row[8]);
   if (!row[7].is_null()) d.append("\n").append(row[7].c_str());
@@ -419,7 +419,7 @@ class GrantsApi {
       const auto id = tx.exec_params(sql::kInsertFunder, f.name, f.kind, f.website, f.notes)[0][0]
                           .as<std::int64_t>();
       record_audit(tx, ctx_.service, req.actor, "funder.create", entity("funder", id), id_json(id));
-      auto json = tx.exec_params(sql::kFunderJson, id)[0][0].c_str();
+      std::string json = tx.exec_params(sql::kFunderJson, id)[0][0].c_str();
       tx.commit();
       return http::json_response(201, json);
     });
@@ -460,7 +460,7 @@ class GrantsApi {
       tx.exec_params(sql::kUpdateFunder, id, f.name, f.kind, f.website, f.notes);
       record_audit(tx, ctx_.service, req.actor, "funder.update", entity("funder", id),
                    audit_fields(*doc));
-      auto json = tx.exec_params(sql::kFunderJson, id)[0][0].c_str();
+      std::string json = tx.exec_params(sql::kFunderJson, id)[0][0].c_str();
       tx.commit();
       return http::json_response(200, json);
     });
@@ -616,7 +616,7 @@ class GrantsApi {
               .as<std::int64_t>();
       record_audit(tx, ctx_.service, req.actor, "deadline.create", entity("deadline", id),
                    id_json(id));
-      auto json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
+      std::string json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
       tx.commit();
       return http::json_response(201, json);
     });
@@ -670,7 +670,7 @@ class GrantsApi {
                      d.owner, d.notes, d.every_months, d.until);
       record_audit(tx, ctx_.service, req.actor, "deadline.update", entity("deadline", id),
                    audit_fields(*doc));
-      auto json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
+      std::string json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
       tx.commit();
       return http::json_response(200, json);
     });
@@ -706,7 +706,7 @@ class GrantsApi {
         record_audit(tx, ctx_.service, req.actor, "deadline.complete", entity("deadline", id),
                      w.take());
       }
-      auto json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
+      std::string json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
       tx.commit();
       return http::json_response(200, json);
     });

@@ -1,5 +1,6 @@
-// Outgoing signed webhooks: the URL check, the signature and one POST over HTTP or HTTPS. The
-// only file of the outbox with Beast and Asio (pitfalls.md: heavy to compile). One connection
+// Outgoing signed webhooks: one POST over HTTP or HTTPS (the URL check and the signature are in
+// webhook_signing.cpp). The only file of the outbox with Beast and Asio (pitfalls.md: heavy to
+// compile). One connection
 // per attempt: deliveries are few, and a fresh connection never reuses a half-broken one.
 #include "gabe/webhook_sender.hpp"
 
@@ -12,8 +13,6 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
 
-#include "gabe/crypto.hpp"
-
 namespace gabe::webhooks {
 
 namespace {
@@ -22,24 +21,6 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = asio::ip::tcp;
-
-constexpr std::size_t kMaxUrlBytes = 2000;
-
-bool is_host_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-         c == '.';
-}
-
-bool is_target_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u > 0x20 && u < 0x7f && c != '#';
-}
-
-std::optional<std::string> secret_key(std::string_view secret) {
-  constexpr std::string_view kPrefix = "whsec_";
-  if (secret.substr(0, kPrefix.size()) == kPrefix) secret.remove_prefix(kPrefix.size());
-  return crypto::base64_decode(secret);
-}
 
 // Runs the io_context until the started operation has completed; the stream's own timer
 // (tcp_stream::expires_at) bounds it.
@@ -67,7 +48,7 @@ DeliveryResult exchange(Stream& stream, beast::tcp_stream& lowest, asio::io_cont
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
   parser.header_limit(16U * 1024U);
-  parser.body_limit(64U * 1024U);
+  parser.body_limit(std::uint64_t{64} * 1024);
   lowest.expires_at(deadline);
   bhttp::async_read_header(stream, buffer, parser,
                            [&ec](beast::error_code e, std::size_t) { ec = e; });
@@ -79,92 +60,6 @@ DeliveryResult exchange(Stream& stream, beast::tcp_stream& lowest, asio::io_cont
 }
 
 }  // namespace
-
-std::optional<WebhookUrl> parse_webhook_url(std::string_view text) {
-  if (text.empty() || text.size() > kMaxUrlBytes) return std::nullopt;
-  WebhookUrl url;
-  auto starts_with_ci = [&](std::string_view prefix) {
-    if (text.size() < prefix.size()) return false;
-    for (std::size_t i = 0; i < prefix.size(); ++i) {
-      const char c = text[i];
-      const char lower = (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
-      if (lower != prefix[i]) return false;
-    }
-    return true;
-  };
-  std::string_view rest;
-  if (starts_with_ci("https://")) {
-    url.https = true;
-    rest = text.substr(8);
-  } else if (starts_with_ci("http://")) {
-    rest = text.substr(7);
-  } else {
-    return std::nullopt;
-  }
-  const auto end_of_authority = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, end_of_authority);
-  std::string_view target =
-      end_of_authority == std::string_view::npos ? "" : rest.substr(end_of_authority);
-  std::string_view port_text;
-  if (!authority.empty() && authority.front() == '[') {
-    const auto close = authority.find(']');
-    if (close == std::string_view::npos || close < 2) return std::nullopt;
-    const auto v6 = authority.substr(1, close - 1);
-    for (char c : v6) {
-      const bool hex = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
-      if (!hex && c != ':' && c != '.') return std::nullopt;
-    }
-    url.host = std::string(v6);
-    const auto after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return std::nullopt;
-      port_text = after.substr(1);
-      if (port_text.empty()) return std::nullopt;
-    }
-  } else {
-    const auto colon = authority.find(':');
-    const auto host = authority.substr(0, colon);
-    if (host.empty() || host.size() > 253) return std::nullopt;
-    for (char c : host) {
-      if (!is_host_char(c)) return std::nullopt;
-    }
-    if (host.front() == '.' || host.front() == '-') return std::nullopt;
-    url.host = std::string(host);
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      if (port_text.empty()) return std::nullopt;
-    }
-  }
-  if (!port_text.empty()) {
-    if (port_text.size() > 5) return std::nullopt;
-    long port = 0;
-    for (char c : port_text) {
-      if (c < '0' || c > '9') return std::nullopt;
-      port = port * 10 + (c - '0');
-    }
-    if (port < 1 || port > 65535) return std::nullopt;
-    url.port = static_cast<std::uint16_t>(port);
-  } else {
-    url.port = url.https ? 443 : 80;
-  }
-  for (char c : target) {
-    if (!is_target_char(c)) return std::nullopt;
-  }
-  url.target = target.empty()
-                   ? "/"
-                   : (target.front() == '?' ? "/" + std::string(target) : std::string(target));
-  return url;
-}
-
-std::string sign(std::string_view secret, std::string_view id, std::int64_t timestamp,
-                 std::string_view body) {
-  std::string content;
-  const std::string ts = std::to_string(timestamp);
-  content.reserve(id.size() + ts.size() + body.size() + 2);
-  content.append(id).append(".").append(ts).append(".").append(body);
-  return "v1," +
-         crypto::base64_encode(crypto::hmac_sha256(secret_key(secret).value_or(""), content));
-}
 
 DeliveryResult post_signed(const WebhookUrl& url, std::string_view secret, std::string_view id,
                            std::int64_t timestamp, std::string_view body,

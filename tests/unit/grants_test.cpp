@@ -92,7 +92,7 @@ TEST(WebhookUrl, AcceptsHttpAndHttpsUrlsOnly) {
   for (const char* bad :
        {"", "ftp://x", "http://", "http://user:pw@host/", "http://host:0/", "http://host:65536/",
         "http://host:/", "http://ho st/", "http://host/a b", "http://host/#frag", "https://-x/",
-        "http://[::1/", "javascript:alert(1)", "http://host/\x01"}) {
+        "http://[::1/", "http://[..]:9/", "javascript:alert(1)", "http://host/\x01"}) {
     EXPECT_FALSE(webhooks::parse_webhook_url(bad)) << bad;
   }
   EXPECT_FALSE(webhooks::parse_webhook_url("http://h/" + std::string(2000, 'a')));
