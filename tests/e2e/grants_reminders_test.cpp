@@ -120,6 +120,35 @@ TEST_F(GrantsReminders, AFailedDeliveryIsRetriedWithBackoffUntilAcknowledged) {
   EXPECT_EQ(metric(R"(gabe_grants_reminders_total{outcome="delivered"})"), 1);
 }
 
+TEST_F(GrantsReminders, TheServiceWorksAsItsOwnLeastPrivilegedRole) {
+  // Everything above ran as the database owner; here a second gabe-grants runs as gabe_grants,
+  // as deployments run it: every route and the background work must manage with its grants.
+  service_->kill9();  // the fixture's owner-run service would deliver too
+  scalar("ALTER ROLE gabe_grants LOGIN");
+  Service as_grants(
+      "gabe-grants",
+      "postgresql://gabe_grants@127.0.0.1:" + std::to_string(cluster_->port()) + "/" + db_name_,
+      settings_);
+  client_ = std::make_unique<HttpClient>(as_grants.port());
+  subscribe();
+  const auto grant = make_grant();
+  ASSERT_EQ(call("PATCH", "/v1/grants/" + std::to_string(grant), R"({"status": "loi"})").status,
+            200);
+  const auto id =
+      make_deadline(grant, R"("kind": "loi", "due_at": ")" + instant_from_now(-60) + "\"");
+  ASSERT_TRUE(receiver_.wait_for(1, seconds(10))) << message_states();
+  EXPECT_TRUE(receiver_.received()[0].signature_ok);
+  EXPECT_EQ(client_->get("/v1/calendar.ics?token=" + viewer_token_).status, 200);
+  EXPECT_EQ(get("/v1/deadlines?state=overdue").status, 200);
+  EXPECT_EQ(call("POST", "/v1/deadlines/" + std::to_string(id) + "/complete").status, 200);
+  EXPECT_EQ(call("DELETE", "/v1/deadlines/" + std::to_string(id)).status, 200);
+  EXPECT_EQ(get("/v1/grants/" + std::to_string(grant) + "/history").status, 200);
+  EXPECT_EQ(get("/v1/audit?action=grant.status").status, 200);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/1").status, 200);
+  EXPECT_EQ(call("DELETE", "/v1/grants/" + std::to_string(grant)).status, 200);
+  EXPECT_EQ(metric(R"(gabe_grants_reminders_total{outcome="delivered"})"), 1);
+}
+
 class GrantsDeadLetters : public GrantsReminders {
  protected:
   GrantsDeadLetters() : GrantsReminders({{"GABE_WEBHOOK_DEAD_LETTER_SECONDS", "3"}}) {}
