@@ -4,6 +4,7 @@
 // letters, and no second delivery of an acknowledged message after a kill -9 mid-delivery.
 #include <gtest/gtest.h>
 
+#include <csignal>
 #include <map>
 #include <thread>
 
@@ -118,6 +119,20 @@ TEST_F(GrantsReminders, AFailedDeliveryIsRetriedWithBackoffUntilAcknowledged) {
   EXPECT_EQ(message_states(), "delivered:4");
   EXPECT_EQ(metric(R"(gabe_grants_reminders_total{outcome="failed"})"), 3);
   EXPECT_EQ(metric(R"(gabe_grants_reminders_total{outcome="delivered"})"), 1);
+}
+
+TEST_F(GrantsReminders, SigtermDuringADeliveryExitsCleanlyAndTheMessageStaysPending) {
+  subscribe();
+  receiver_.hold(true);
+  make_deadline(make_grant(), R"("kind": "loi", "due_at": ")" + instant_from_now(-60) + "\"");
+  ASSERT_TRUE(receiver_.wait_for(1, seconds(10))) << message_states();
+  const auto start = std::chrono::steady_clock::now();
+  service_->process().signal(SIGTERM);
+  // The attempt in flight ends at its timeout (2 s here), unacknowledged.
+  EXPECT_EQ(service_->process().wait(seconds(20)), 0);
+  EXPECT_LT(std::chrono::steady_clock::now() - start, seconds(15));
+  receiver_.hold(false);
+  EXPECT_EQ(message_states(), "pending:1");
 }
 
 TEST_F(GrantsReminders, TheServiceWorksAsItsOwnLeastPrivilegedRole) {
