@@ -95,6 +95,28 @@ TEST_F(GrantsReminders, OnlyTheLatestDueLevelIsSentSignedAndOnce) {
   EXPECT_EQ(receiver_.count(), 2U);
 }
 
+TEST_F(GrantsReminders, AfterDowntimeOnlyTheLatestLevelGoesOutNoBurst) {
+  subscribe();
+  // Due in 40 days: no level has come yet.
+  const auto id = make_deadline(
+      make_grant(), R"("kind": "final_report", "due_at": ")" + instant_from_now(40 * 86400) + "\"");
+  std::this_thread::sleep_for(seconds(2));
+  EXPECT_EQ(receiver_.count(), 0U);
+  // The service is down while 39 days pass (the deadline moved closer behind its back, as the
+  // clock would have moved it): the 30-, 14- and 7-day levels were all missed.
+  service_->kill9();
+  scalar(
+      "UPDATE grants.deadlines SET first_due_at = now() + interval '1 day 2 hours', "
+      "local_due = (now() + interval '1 day 2 hours') AT TIME ZONE 'Europe/Berlin' WHERE id = " +
+      std::to_string(id));
+  service_->restart();
+  client_ = std::make_unique<HttpClient>(service_->port());
+  ASSERT_TRUE(receiver_.wait_for(1, seconds(10))) << message_states();
+  std::this_thread::sleep_for(seconds(3));
+  ASSERT_EQ(receiver_.count(), 1U) << message_states();
+  EXPECT_EQ((*parse_json(receiver_.received()[0].body))["data"]["offset_days"].GetInt(), 7);
+}
+
 TEST_F(GrantsReminders, AFailedDeliveryIsRetriedWithBackoffUntilAcknowledged) {
   subscribe();
   receiver_.fail_first(3, 503);
