@@ -46,13 +46,16 @@ constexpr const char* kSavePosition =
 constexpr const char* kInsertSeen =
     "INSERT INTO ingest.sync_seen (source, entity, id) "
     "SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING";
+// Refs that resolve to a donor other than their own: merged away (also before the contact was
+// ever read) or erased.
 constexpr const char* kMergedRefs =
-    "SELECT ref FROM donor.donors WHERE source = $1 AND ref = ANY($2::text[]) "
-    "AND merged_into IS NOT NULL";
+    "SELECT r.ref FROM ingest.donor_refs r JOIN donor.donors d ON d.id = r.donor_id "
+    "WHERE r.source = $1 AND r.ref = ANY($2::text[]) "
+    "AND (d.ref IS DISTINCT FROM r.ref OR d.source <> r.source)";
 constexpr const char* kFinishPass =
     "UPDATE ingest.sync_state SET pass = NULL, step = 0, after_id = 0, cursors = $2::jsonb, "
-    "last_sync_at = now(), last_full_at = CASE WHEN $3 THEN now() ELSE last_full_at END, "
-    "last_error = $4, last_error_at = CASE WHEN $4 IS NULL THEN NULL ELSE now() END "
+    "last_sync_at = now(), last_full_at = CASE WHEN $3::boolean THEN now() ELSE last_full_at END, "
+    "last_error = $4::text, last_error_at = CASE WHEN $4::text IS NULL THEN NULL ELSE now() END "
     "WHERE source = $1";
 constexpr const char* kRecordError =
     "UPDATE ingest.sync_state SET last_error = $2, last_error_at = now() WHERE source = $1";
@@ -798,19 +801,20 @@ std::string_view to_string(SyncRead read) {
 }
 
 const std::vector<SyncRead>& pass_steps(bool full) {
-  // Contacts before what names them (no placeholders on a first load), merges last: the
-  // records of both contacts exist when a merge joins them.
-  static const std::vector<SyncRead> full_steps = {SyncRead::campaigns, SyncRead::contacts,
-                                                   SyncRead::recurring, SyncRead::contributions,
-                                                   SyncRead::merges};
+  // Merges first: the contact merged away (trashed in CiviCRM) is then known as merged and not
+  // applied over its survivor. Contacts before what names them (no placeholders on a first
+  // load).
+  static const std::vector<SyncRead> full_steps = {SyncRead::campaigns, SyncRead::merges,
+                                                   SyncRead::contacts, SyncRead::recurring,
+                                                   SyncRead::contributions};
   static const std::vector<SyncRead> incremental_steps = {SyncRead::campaigns,
+                                                          SyncRead::merges,
                                                           SyncRead::contacts,
                                                           SyncRead::contacts_by_history,
                                                           SyncRead::recurring,
                                                           SyncRead::contributions_new,
                                                           SyncRead::contributions_window,
-                                                          SyncRead::contributions_cancelled,
-                                                          SyncRead::merges};
+                                                          SyncRead::contributions_cancelled};
   return full ? full_steps : incremental_steps;
 }
 
@@ -885,6 +889,7 @@ void CivicrmSync::wake() {
   {
     std::lock_guard lock(mutex_);
     woken_ = true;
+    asked_ = true;
   }
   wake_.notify_all();
 }
@@ -910,6 +915,12 @@ void CivicrmSync::run() {
       sources = load_pull_sources(pool_);
     } catch (const std::exception& e) {
       log::warn("civicrm sync: cannot read the pull sources", {{"kind", typeid(e).name()}});
+    }
+    {
+      // An admin's request (POST /v1/sources/{name}/sync) tries at once, backoff or not.
+      std::lock_guard lock(mutex_);
+      if (asked_) retry_at_.clear();
+      asked_ = false;
     }
     for (auto& s : sources) {
       if (stopping()) return;

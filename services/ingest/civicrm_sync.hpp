@@ -126,6 +126,7 @@ class CivicrmSync {
   std::condition_variable wake_;
   bool stop_ = false;
   bool woken_ = false;
+  bool asked_ = false;  // by wake(): retry at once
   std::thread thread_;
 };
 

@@ -117,7 +117,7 @@ SELECT json_build_object(
                    WHERE o.source = s.name),
   'pull', CASE WHEN p.source IS NULL THEN NULL ELSE json_build_object(
     'url', p.url,
-    'last_sync_at', to_char(st.last_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    'last_sync_at', to_char(st.last_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
     'lag_seconds', floor(extract(epoch FROM now() - st.last_sync_at))::bigint,
     'last_full_sync_at', to_char(st.last_full_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
     'running', st.pass,
@@ -145,7 +145,7 @@ LEFT JOIN ingest.source_pull p ON p.source = s.name WHERE s.name = $1
 )sql";
 inline constexpr const char* kRequestSync = R"sql(
 UPDATE ingest.sync_state SET requested =
-  CASE WHEN requested = 'full' OR $2 THEN 'full' ELSE 'incremental' END
+  CASE WHEN requested = 'full' OR $2::boolean THEN 'full' ELSE 'incremental' END
 WHERE source = $1 RETURNING requested
 )sql";
 
