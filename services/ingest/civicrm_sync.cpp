@@ -60,22 +60,32 @@ constexpr const char* kFinishPass =
     "WHERE source = $1";
 constexpr const char* kRecordError =
     "UPDATE ingest.sync_state SET last_error = $2, last_error_at = now() WHERE source = $1";
-// Own refs (not merged-away ones, which resolve to their survivor) that are CiviCRM ids and
-// were not read by the full pass. EXCEPT rather than NOT EXISTS: right after a backfill the
-// tables have no statistics yet, and a nested-loop plan over a million ids takes minutes.
+// The check of ids walks the refs Gabe holds in chunks of kCheckChunk along the (source, ref)
+// index, each chunk one short statement (a million gifts in one statement would pass the
+// pool's statement timeout on a busy machine). $1 source, $2 after ref, $3 chunk size -> the
+// chunk's last ref; then $1 source, $2 after ref, $3 last ref -> the refs of the chunk that the
+// full pass did not read: own refs (not merged-away ones, which resolve to their survivor) of
+// contacts, and contributions not refunded already.
+constexpr std::int64_t kCheckChunk = 20000;
+constexpr const char* kContactChunkEnd =
+    "SELECT max(ref) FROM (SELECT ref FROM donor.donors WHERE source = $1 AND ref > $2 "
+    "ORDER BY ref LIMIT $3) c";
 constexpr const char* kMissingContacts =
-    "SELECT d.ref FROM donor.donors d WHERE d.source = $1 AND d.ref IS NOT NULL "
+    "SELECT d.ref FROM donor.donors d WHERE d.source = $1 AND d.ref > $2 AND d.ref <= $3 "
     "AND d.merged_into IS NULL AND d.erased_at IS NULL AND d.ref ~ '^[1-9][0-9]{0,17}$' "
-    "EXCEPT SELECT s.id::text FROM ingest.sync_seen s WHERE s.source = $1 AND s.entity = "
-    "'Contact'";
+    "AND NOT EXISTS (SELECT 1 FROM ingest.sync_seen s WHERE s.source = $1 "
+    "AND s.entity = 'Contact' AND s.id = d.ref::bigint)";
 constexpr const char* kHeldContacts =
     "SELECT count(*) FROM donor.donors WHERE source = $1 AND ref IS NOT NULL "
     "AND merged_into IS NULL AND erased_at IS NULL";
+constexpr const char* kContributionChunkEnd =
+    "SELECT max(ref) FROM (SELECT ref FROM donor.gifts WHERE source = $1 AND ref > $2 "
+    "ORDER BY ref LIMIT $3) c";
 constexpr const char* kMissingContributions =
-    "SELECT g.ref FROM donor.gifts g WHERE g.source = $1 AND g.status <> 'refunded' "
-    "AND g.ref ~ '^[1-9][0-9]{0,17}$' "
-    "EXCEPT SELECT s.id::text FROM ingest.sync_seen s WHERE s.source = $1 AND s.entity = "
-    "'Contribution'";
+    "SELECT g.ref FROM donor.gifts g WHERE g.source = $1 AND g.ref > $2 AND g.ref <= $3 "
+    "AND g.status <> 'refunded' AND g.ref ~ '^[1-9][0-9]{0,17}$' "
+    "AND NOT EXISTS (SELECT 1 FROM ingest.sync_seen s WHERE s.source = $1 "
+    "AND s.entity = 'Contribution' AND s.id = g.ref::bigint)";
 constexpr const char* kHeldContributions = "SELECT count(*) FROM donor.gifts WHERE source = $1";
 
 const std::vector<std::string> kContactFields = {
@@ -211,6 +221,16 @@ std::string days_ago(long days) {
   std::snprintf(out, sizeof out, "%04d-%02d-%02d 00:00:00", tm.tm_year + 1900, tm.tm_mon + 1,
                 tm.tm_mday);
   return out;
+}
+
+// The event id of what a full reconciliation found deleted in CiviCRM (ids are never reused).
+std::string deletion_id(std::string_view entity, const std::string& ref) {
+  std::string id = "civicrm:";
+  id += entity;
+  id += ':';
+  id += ref;
+  id += ":deleted";
+  return id;
 }
 
 // A canonical event in the generic envelope, for what CiviCRM says only by omission or by
@@ -639,7 +659,7 @@ class PassRunner {
   // user that suddenly sees less, a wrong site) removes nothing and says so.
   std::optional<std::string> check_deletions() {
     std::optional<std::string> note;
-    auto contacts = missing(kMissingContacts, kHeldContacts);
+    auto contacts = missing(kContactChunkEnd, kMissingContacts, kHeldContacts);
     const bool none_read = source_.pass_records["Contact"] == 0 && !contacts.first.empty();
     if (none_read || too_many(contacts)) {
       note = std::to_string(contacts.first.size()) + " of " + std::to_string(contacts.second) +
@@ -651,13 +671,13 @@ class PassRunner {
       for (const auto& ref : contacts.first) {
         JsonWriter d;
         d.begin_object().field("donor_ref", ref).end_object();
-        events.push_back(envelope_event(source_.name, "civicrm:Contact:" + ref + ":deleted",
-                                        "donor.erased", d.take(), now_));
+        events.push_back(envelope_event(source_.name, deletion_id("Contact", ref), "donor.erased",
+                                        d.take(), now_));
       }
       apply_deletions(events);
       if (!events.empty()) count("Contact.deleted", static_cast<std::int64_t>(events.size()));
     }
-    auto gifts = missing(kMissingContributions, kHeldContributions);
+    auto gifts = missing(kContributionChunkEnd, kMissingContributions, kHeldContributions);
     if (too_many(gifts)) {
       note = (note ? *note + " " : std::string()) + std::to_string(gifts.first.size()) + " of " +
              std::to_string(gifts.second) +
@@ -667,7 +687,7 @@ class PassRunner {
       for (const auto& ref : gifts.first) {
         JsonWriter d;
         d.begin_object().field("gift_ref", ref).end_object();
-        events.push_back(envelope_event(source_.name, "civicrm:Contribution:" + ref + ":deleted",
+        events.push_back(envelope_event(source_.name, deletion_id("Contribution", ref),
                                         "gift.refunded", d.take(), now_));
       }
       apply_deletions(events);
@@ -677,16 +697,29 @@ class PassRunner {
   }
 
   // The refs missing from CiviCRM's answer, and how many Gabe holds.
-  std::pair<std::vector<std::string>, std::int64_t> missing(const char* missing_sql,
+  std::pair<std::vector<std::string>, std::int64_t> missing(const char* chunk_end_sql,
+                                                            const char* missing_sql,
                                                             const char* held_sql) {
-    return pool_.run([&](pqxx::connection& c) {
+    std::pair<std::vector<std::string>, std::int64_t> out{{}, 0};
+    std::string after;
+    for (;;) {
+      const bool more = pool_.run([&](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        const auto end = tx.exec_params(chunk_end_sql, source_.name, after, kCheckChunk)[0][0];
+        if (end.is_null()) return false;
+        const std::string last = end.c_str();
+        for (const auto& r : tx.exec_params(missing_sql, source_.name, after, last))
+          out.first.emplace_back(r[0].c_str());
+        after = last;
+        return true;
+      });
+      if (!more) break;
+    }
+    out.second = pool_.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
-      std::pair<std::vector<std::string>, std::int64_t> out{{}, 0};
-      for (const auto& r : tx.exec_params(missing_sql, source_.name))
-        out.first.emplace_back(r[0].c_str());
-      out.second = tx.exec_params(held_sql, source_.name)[0][0].as<std::int64_t>();
-      return out;
+      return tx.exec_params(held_sql, source_.name)[0][0].as<std::int64_t>();
     });
+    return out;
   }
 
   bool too_many(const std::pair<std::vector<std::string>, std::int64_t>& m) const {
