@@ -686,6 +686,12 @@ and one transaction applying them together with the page's position. The referen
 the same contacts and contributions as \`donor.upserted\` and \`gift.created\` lines under a
 fresh source. Both end with the same gifts (count and sum checked). Run only this phase with
 \`GABE_BENCH_ONLY=civicrm bench/run_bench.sh build/bin\`.
+
+How the sync works against the reference: it applies one page at a time on one pooled
+connection (so that a long sync never takes the pool from webhooks, and its position commits
+with each page), while the import applies three batches of 2,000 at once; the next page is
+fetched while one is applied, so CiviCRM's time is hidden, but the database work of the pages
+adds up.
 EOF
 )
 echo
