@@ -194,8 +194,9 @@ std::map<std::string, T> parse_map(const std::string& text) {
   std::map<std::string, T> out;
   if (text.empty()) return out;
   auto doc = parse_json(text);
-  if (!doc->IsObject()) return out;
-  for (const auto& m : doc->GetObject()) {
+  const JsonValue& object = *doc;
+  if (!object.IsObject()) return out;
+  for (const auto& m : object.GetObject()) {
     if constexpr (std::is_same_v<T, std::string>) {
       if (m.value.IsString()) out[m.name.GetString()] = m.value.GetString();
     } else {

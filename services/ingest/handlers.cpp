@@ -349,7 +349,7 @@ class IngestApi {
       if (!rows[0][1].as<bool>())
         throw conflict("Source '" + name +
                        "' receives webhooks; only a source added with --pull is fetched.");
-      const std::string kind = tx.exec_params(sql::kRequestSync, name, full)[0][0].c_str();
+      std::string kind = tx.exec_params(sql::kRequestSync, name, full)[0][0].c_str();
       JsonWriter d;
       d.begin_object().field("full", full).end_object();
       record_audit(tx, ctx_.service, req.actor, "source.sync", "source:" + name, d.take());
