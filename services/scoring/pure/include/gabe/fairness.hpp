@@ -84,7 +84,8 @@ FairnessReport fairness_report(const FairnessInput& input, const FairnessOptions
 // {"selected_deciles", "min_group_size", "threshold", "donors", "passes_four_fifths",
 //  "attributes": [{"attribute", "missing", "judged", "four_fifths_ratio" (or null),
 //    "equal_opportunity_difference" (or null), "passes_four_fifths",
-//    "groups": [{"group", "count", "positives", "selected", "selection_rate",
+//    "groups": [{"group", "count", "positives", "selected", "selected_positives",
+//                "selection_rate",
 //                "true_positive_rate" (or null), "too_small"}]}]}
 rapidjson::Value to_json(const FairnessReport& report,
                          rapidjson::Document::AllocatorType& allocator);
