@@ -7,6 +7,7 @@
 
 #include "gabe/config.hpp"
 #include "gabe/log.hpp"
+#include "gabe/service.hpp"
 #include "jobs.hpp"
 #include "queries.hpp"
 #include "runs.hpp"

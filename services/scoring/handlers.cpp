@@ -194,10 +194,13 @@ class ScoringApi {
 
   http::Response card_html(http::Request& req) {
     const auto text = model_json(parse_id(req.param("id")));
-    auto doc = parse_json(text, JsonLimits{64});
+    // Our own JSON from the database: read with full precision (parse_json is for client input).
+    rapidjson::Document doc;
+    doc.Parse<rapidjson::kParseFullPrecisionFlag>(text.c_str(), text.size());
+    if (doc.HasParseError()) throw internal_error();
     http::Response r;
     r.content_type = "text/html; charset=utf-8";
-    r.body = render_card_html(*doc, req.language() == Language::de ? "de" : "en");
+    r.body = render_card_html(doc, req.language() == Language::de ? "de" : "en");
     r.headers.emplace_back("content-security-policy",
                            "default-src 'none'; style-src 'unsafe-inline'; img-src data:");
     return r;
