@@ -15,7 +15,9 @@ namespace {
 // booleans and dates as numbers, so no field carries escapes.
 class Fields {
  public:
-  explicit Fields(const std::string& line) : rest_(line) {}
+  explicit Fields(const std::string& line) : rest_(line) {
+    if (!rest_.empty() && rest_.back() == '\n') rest_.remove_suffix(1);
+  }
   std::string_view next() {
     const auto tab = rest_.find('\t');
     auto f = rest_.substr(0, tab);

@@ -57,6 +57,16 @@ void ScoringTest::insert_donors(std::int64_t n) {
   tx.commit();
 }
 
+void ScoringTest::insert_donors_after(std::int64_t id) {
+  pqxx::connection c(url_);
+  pqxx::work tx(c);
+  tx.exec_params(
+      "INSERT INTO donor.donors (id, source, ref, is_placeholder, updated_at) "
+      "VALUES ($1, 'crm', $2, false, now())",
+      id, "d" + std::to_string(id));
+  tx.commit();
+}
+
 void ScoringTest::insert_gifts(const std::vector<SyntheticGift>& gifts) {
   pqxx::connection c(url_);
   pqxx::work tx(c);

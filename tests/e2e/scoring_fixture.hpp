@@ -30,6 +30,8 @@ class ScoringTest : public ServiceTest {
 
   // Donors 1..n (source "crm", ref "d<id>") and their completed gifts.
   void insert_donors(std::int64_t n);
+  // One more donor with this id (after the others).
+  void insert_donors_after(std::int64_t id);
   void insert_gifts(const std::vector<SyntheticGift>& gifts);
   // A history with a planted signal: n donors from `from` to `until`, each with a hidden
   // giving rate and some who stop giving; deterministic for a seed.
