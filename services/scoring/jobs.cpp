@@ -178,8 +178,14 @@ void Worker::schedule_loop() {
   auto fire = next_fire_at();
   for (;;) {
     {
+      // Wake for the metrics every 15 seconds, and at the next fire time.
+      auto wait = std::chrono::steady_clock::duration(std::chrono::seconds(15));
+      if (fire) {
+        const auto until = *fire - std::chrono::system_clock::now();
+        if (until < wait) wait = std::max(until, std::chrono::system_clock::duration::zero());
+      }
       std::unique_lock lock(mutex_);
-      if (wake_.wait_for(lock, std::chrono::seconds(15), [&] { return stopping_; })) return;
+      if (wake_.wait_for(lock, wait, [&] { return stopping_; })) return;
     }
     try {
       if (!conn || !conn->is_open()) conn = open_work_connection(url_);

@@ -23,6 +23,8 @@ class ScoringTest : public ServiceTest {
  protected:
   ScoringTest()
       : ServiceTest("scoring", {{"GABE_HTTP_WORKERS", "8"}, {"GABE_SCORING_SCHEDULE", "off"}}) {}
+  explicit ScoringTest(std::map<std::string, std::string> settings)
+      : ServiceTest("scoring", std::move(settings)) {}
 
   // A response body as JSON. Scores and metrics are doubles with 17 digits, which the platform's
   // request parser (made for money) refuses, so this parses with RapidJSON's full precision.
