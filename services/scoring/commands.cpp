@@ -59,9 +59,9 @@ int run_command(int argc, char** argv) {
       std::cout << kUsage;
       return 0;
     }
-    static const std::map<std::string, bool> kAllowed = {
+    static const std::map<std::string, bool> allowed_options = {
         {"--target", true}, {"--as-of", true}, {"--params", true}, {"--shard", true}};
-    if (!kAllowed.count(arg) || (command == "train" && arg == "--shard") ||
+    if (!allowed_options.count(arg) || (command == "train" && arg == "--shard") ||
         (command == "run" && arg == "--params"))
       return usage("unknown option '" + arg + "'");
     if (i + 1 >= argc) return usage(arg + " needs a value");

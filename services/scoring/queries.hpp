@@ -9,7 +9,15 @@ namespace gabe::scoring::sql {
 // Decile of score `s` in a run with descending bounds `b` (9 values): 1 + #{k : s < b[k]}.
 inline std::string decile_expr(const std::string& s, const std::string& b) {
   std::string e = "(1";
-  for (int k = 1; k <= 9; ++k) e += " + (" + s + " < " + b + "[" + std::to_string(k) + "])::int";
+  for (int k = 1; k <= 9; ++k) {
+    e += " + (";
+    e += s;
+    e += " < ";
+    e += b;
+    e += "[";
+    e += std::to_string(k);
+    e += "])::int";
+  }
   return e + ")";
 }
 

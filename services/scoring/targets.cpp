@@ -12,7 +12,7 @@ namespace {
   throw unprocessable("The target is not valid.", {{std::string(field), std::move(message)}});
 }
 
-const char* kTargetHelp =
+constexpr const char* kTargetHelp =
     "must be a target name such as give_90d, give_90d_min50 or lapse_180d, or an object "
     "{\"kind\": \"give\"|\"lapse\", \"horizon_days\": 1-730, \"min_amount\": \"0.00\"}";
 

@@ -31,6 +31,7 @@ void Matrix::set_labels(const std::vector<float>& labels) {
 
 Booster::Booster(const std::vector<const Matrix*>& cache) {
   std::vector<DMatrixHandle> handles;
+  handles.reserve(cache.size());
   for (const auto* m : cache) handles.push_back(m->handle());
   check(XGBoosterCreate(handles.data(), static_cast<bst_ulong>(handles.size()), &handle_));
 }
