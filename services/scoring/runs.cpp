@@ -202,6 +202,13 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
       }
       tx.commit();
     }
+    auto mark = std::chrono::steady_clock::now();
+    const auto lap = [&mark] {
+      const auto now = std::chrono::steady_clock::now();
+      const double seconds = std::chrono::duration<double>(now - mark).count();
+      mark = now;
+      return seconds;
+    };
     LoadedModel model = [&] {
       pqxx::nontransaction tx(conn);
       return load_model(tx, model_id);
@@ -232,6 +239,7 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
       tx.commit();
     }
     const std::size_t n = donors.size();
+    const double features_seconds = lap();
     {
       pqxx::work tx(conn);
       tx.exec_params(sql::kRunProgress, run_id, "scoring", static_cast<std::int64_t>(n), 0);
@@ -267,6 +275,7 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
       }
     }
 
+    const double scoring_seconds = lap();
     pqxx::work tx(conn);
     {
       pqxx::stream_to copy(
@@ -302,8 +311,16 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
                                erased, objection);
     if (done.empty()) throw std::runtime_error("run " + std::to_string(run_id) + " was stopped");
     const bool complete = done[0][0].as<bool>();
+    const double writing_seconds = lap();
     if (complete) finish_run(tx, run_id, target);
     tx.commit();
+    log::info("run shard done", {{"run_id", run_id},
+                                 {"shard", shard.index},
+                                 {"donors", static_cast<std::int64_t>(n)},
+                                 {"features_seconds", features_seconds},
+                                 {"scoring_seconds", scoring_seconds},
+                                 {"writing_seconds", writing_seconds},
+                                 {"finishing_seconds", lap()}});
     return {static_cast<std::int64_t>(n), complete};
   } catch (const std::exception& e) {
     mark_failed(conn, run_id, e.what());
