@@ -146,6 +146,20 @@ TEST_F(ScoringApiTest, TrainActivateRunAndExplain) {
   EXPECT_NEAR((*second)["drift"]["psi"].GetDouble(), 0.0, 1e-9);
 }
 
+TEST_F(ScoringApiTest, LapseModelScoresOnlyRecentDonors) {
+  auto card = train("lapse_90d", "2026-06-30");
+  ASSERT_STREQ((*card)["status"].GetString(), "ready") << (*card)["error"].GetString();
+  EXPECT_STREQ((*card)["target"]["kind"].GetString(), "lapse");
+  EXPECT_GT((*card)["metrics"]["auc"].GetDouble(), 0.6);
+  EXPECT_GT((*card)["metrics"]["rfm_baseline_auc"].GetDouble(), 0.5) << "RFM is reversed for lapse";
+  activate((*card)["model_id"].GetInt64());
+  auto r = run("lapse_90d", "2026-06-30");
+  ASSERT_STREQ((*r)["status"].GetString(), "succeeded");
+  EXPECT_EQ(std::to_string((*r)["donors_scored"].GetInt64()),
+            scalar("SELECT count(DISTINCT donor_id) FROM donor.gifts WHERE received_on BETWEEN "
+                   "'2026-06-30'::date - 364 AND '2026-06-30'"));
+}
+
 TEST_F(ScoringApiTest, FeatureCatalogueListsRequiredRollupsAndNeverFeatures) {
   auto r =
       client_->request("GET", "/v1/features",
