@@ -11,12 +11,14 @@
 #   G  POST /v1/import when most donors are new: N2 gifts from N2/6 refs that Gabe has never seen
 #   H  the ceiling for G: the same inbox and gift rows plus one donor row and one ref row per new
 #      ref, \copy'd straight in
+#   T  gabe_trees (the scoring service's predict and exact reasons) against XGBoost 1.7 itself on
+#      the same models and rows (gabe-trees-bench; no database)
 # prints the table and writes it to docs/benchmarks.md. Everything it starts is stopped and its
 # temporary directory removed on exit, also on error or Ctrl-C.
 #
 # Knobs (environment): GABE_BENCH_SECONDS (20) per measured phase, GABE_BENCH_WARMUP (3),
 # GABE_BENCH_CONNECTIONS (32), GABE_BENCH_IMPORT_ROWS (200000), GABE_BENCH_NEW_ROWS (300000, G/H;
-# a sixth as many new donors), GABE_BENCH_DOCS (where to write
+# a sixth as many new donors), GABE_BENCH_TREES_ROWS (1000000, T), GABE_BENCH_DOCS (where to write
 # the report; default docs/benchmarks.md, "-" for nowhere), GABE_BENCH_STRICT=1 (exit 1 when a
 # target is missed; otherwise only an invalid measurement fails the script).
 set -euo pipefail
@@ -32,8 +34,9 @@ NEW_ROWS=${GABE_BENCH_NEW_ROWS:-300000}
 NEW_DONORS=$(( NEW_ROWS / 6 ))
 DOCS=${GABE_BENCH_DOCS:-$ROOT/docs/benchmarks.md}
 STRICT=${GABE_BENCH_STRICT:-0}
+TREES_ROWS=${GABE_BENCH_TREES_ROWS:-1000000}
 
-for b in gabe-ingest gabectl gabe-loadgen; do
+for b in gabe-ingest gabectl gabe-loadgen gabe-trees-bench; do
   [ -x "$BIN/$b" ] || { echo "run_bench: $BIN/$b is missing (build first)" >&2; exit 2; }
 done
 for t in pgbench psql curl python3; do
@@ -445,6 +448,20 @@ DEMO_RPS=$(awk -v n="$DEMO_EVENTS" -v s="$DEMO_S" 'BEGIN { printf "%.0f", n / s 
 DEMO_OK=$(awk -v r="$DEMO_RPS" 'BEGIN { print (r >= 200000) ? 1 : 0 }')
 log "E: $DEMO_EVENTS events in ${DEMO_S}s = $DEMO_RPS events/s"
 
+# T: predict and exact TreeSHAP reasons of gabe_trees against XGBoost 1.7's dense predict and
+# pred_contribs, on the same models and rows; the benchmark prints its own table rows and exits 1
+# when its answers differ from XGBoost's.
+log "T: gabe-trees-bench, 200 trees of depth 4 and 6, $TREES_ROWS rows x 30 features, both cores"
+phase_begin
+TREES_RC=0
+run_child "$BIN/gabe-trees-bench" --rows "$TREES_ROWS" --markdown >"$TMP/trees.md" || TREES_RC=$?
+phase_end CPU_T TREES_S
+[ "$TREES_RC" = 0 ] || { echo "run_bench: gabe-trees-bench failed (rc $TREES_RC)" >&2; exit 1; }
+TREES_TABLE=$(cat "$TMP/trees.md")
+TREES_OK=1
+if grep -q '| FAIL |' "$TMP/trees.md"; then TREES_OK=0; fi
+log "T: done in ${TREES_S}s; CPU: $CPU_T"
+
 HOOK_RATIO=$(awk -v a="$HOOK_RPS" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.2f", a / b }')
 IMPORT_RATIO=$(awk -v a="$IMPORT_RPS" -v b="$COPY_RPS" 'BEGIN { printf "%.2f", a / b }')
 CEIL_RATIO=$(awk -v a="$CEIL_RPS" -v b="$COPY_RPS" 'BEGIN { printf "%.2f", a / b }')
@@ -485,6 +502,7 @@ TABLE=$(cat <<EOF
 | bulk import when most donors are new, $(fmt "$NEW_ROWS") gift.created lines from $(fmt "$NEW_DONORS") new refs | $(fmt "$NEW_RPS") rows/s ($NEW_S s) | its ceiling: \\copy of the same inbox and gift rows plus $(fmt "$NEW_DONORS") donor rows and ref rows, two sessions: $(fmt "$NCEIL_RPS") gift rows/s ($NCEIL_S s) | $NEW_CEIL_RATIO | ≥ 0.40 | $(verdict "$NEW_OK") |
 | for scale: psql \\copy of the $(fmt "$ROWS") gifts as CSV into a bare table with PRIMARY KEY (source, ref) | $(fmt "$COPY_RPS") rows/s ($COPY_S s) | — | import $IMPORT_RATIO, ceiling $CEIL_RATIO of it | — | — |
 | demo data, \`gabectl demo-data --donors 100000\` to a file | $(fmt "$DEMO_RPS") events/s ($(fmt "$DEMO_EVENTS") events, $DEMO_S s) | — | — | ≥ 200,000 events/s | $(verdict "$DEMO_OK") |
+$TREES_TABLE
 EOF
 )
 CPU_TABLE=$(cat <<EOF
@@ -497,6 +515,7 @@ CPU_TABLE=$(cat <<EOF
 | F ceiling | $CPU_F |
 | G import, new donors | $CPU_G |
 | H ceiling, new donors | $CPU_H |
+| T gabe-trees-bench (client) | $CPU_T |
 EOF
 )
 
@@ -559,6 +578,16 @@ $CPU_TABLE
   of the rows in each of two psql sessions at once, under a fresh source. Nothing is
   parsed, validated, deduplicated or resolved. No import that keeps the spec's rules can be
   faster than this, so its ratio bounds what the import's ratio can reach on this machine.
+- **Scoring models (gabe_trees).** \`gabe-trees-bench\` (bench/trees_bench.cpp) trains a
+  200-tree binary:logistic model of depth 4 and one of depth 6 with XGBoost 1.7 (hist, on
+  200,000 synthetic rows) and evaluates both on $(fmt "$TREES_ROWS") other rows × 30 features
+  (10 % missing): margins with \`Forest::predict_margin\` against
+  \`XGBoosterPredictFromDense\`, and exact reasons (path-dependent TreeSHAP) with
+  \`Forest::top_reasons\` (top 3, every row) against XGBoost's exact \`pred_contribs\`, which is
+  too slow for every row and runs on a sample (20,000 rows at depth 4, 4,000 at depth 6).
+  XGBoost runs with nthread 2, gabe_trees with two threads over halves of the rows; each
+  figure is the best of three runs. The benchmark also compares the answers (the largest
+  difference is in the table; above 1e-4 it fails). docs/trees.md explains the algorithm.
 
 ## The import and its ceiling
 
@@ -592,7 +621,7 @@ if [ "$HOOK_VALID" != 1 ] || [ "$IMPORT_VALID" != 1 ]; then
   echo "run_bench: the measurement is invalid (errors above)" >&2
   exit 1
 fi
-if [ "$STRICT" = 1 ] && { [ "$HOOK_OK" != 1 ] || [ "$IMPORT_OK" != 1 ] || [ "$NEW_OK" != 1 ]; }; then
+if [ "$STRICT" = 1 ] && { [ "$HOOK_OK" != 1 ] || [ "$IMPORT_OK" != 1 ] || [ "$NEW_OK" != 1 ] || [ "$TREES_OK" != 1 ]; }; then
   echo "run_bench: a target was missed" >&2
   exit 1
 fi

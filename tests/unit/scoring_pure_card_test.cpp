@@ -163,6 +163,9 @@ TEST(CardHtml, ShowsEveryPartOfTheCardInGerman) {
   EXPECT_NE(html.find("2025-10-03"), std::string::npos);
   EXPECT_NE(html.find("<code>eta</code></th><td><code>0.1</code>"), std::string::npos);
   EXPECT_NE(html.find("Trainiert von</th><td>ops</td>"), std::string::npos);
+  EXPECT_NE(html.find("Status: <strong>aktiv</strong>"), std::string::npos);
+  EXPECT_NE(html.find("Bäume</th><td>143</td>"), std::string::npos);
+  EXPECT_EQ(html.find("Fehler</th>"), std::string::npos);  // only for a failed model
   EXPECT_NE(html.find("Beats the RFM ranking; fairness checked"), std::string::npos);
   EXPECT_NE(html.find("Tage seit der letzten Spende"), std::string::npos);  // catalogue text
   EXPECT_NE(html.find("<code>postal_code</code>"), std::string::npos);      // excluded
@@ -196,6 +199,11 @@ TEST(CardHtml, SpeaksEnglishAndFlagsAFailedFourFifthsRule) {
   // Gender: f holds every selected donor, m none; age bands are even.
   EXPECT_NE(html.find("gender <span class=\"badge fail\">"), std::string::npos);
   EXPECT_NE(html.find("age_band <span class=\"badge pass\">"), std::string::npos);
+  card["status"].SetString("failed");
+  card.AddMember("error", "XGBoost: <too few rows>", card.GetAllocator());
+  const std::string failed = render_card_html(card, "en");
+  EXPECT_NE(failed.find("Status: <strong>failed</strong>"), std::string::npos);
+  EXPECT_NE(failed.find("Error</th><td>XGBoost: &lt;too few rows&gt;</td>"), std::string::npos);
   // Unknown languages read German.
   EXPECT_NE(render_card_html(card, "fr").find("<html lang=\"de\">"), std::string::npos);
 }

@@ -128,6 +128,11 @@ TEST(Cron, FiresOnTheBerlinWallClockInWinterAndSummer) {
   // New Year in Berlin is still 31 December in UTC.
   EXPECT_EQ(next("0 0 1 1 *", "2026-06-01T00:00:00Z"), "2026-12-31T23:00:00Z");
   EXPECT_EQ(next("0 0 29 2 *", "2026-01-01T00:00:00Z"), "2028-02-28T23:00:00Z");
+  EXPECT_EQ(next("0 0 29 2 *", "2097-01-01T00:00:00Z"), "2104-02-28T23:00:00Z");  // not 2100
+  // Days 1, 10, 19, 28 (a field beginning with *: both days must match) of September on a
+  // Tuesday; with day 1 alone the wait is 11 years.
+  EXPECT_EQ(next("0 5 */9 9 TUE", "2026-11-27T12:00:00Z"), "2027-09-28T03:00:00Z");
+  EXPECT_EQ(next("0 5 */871 9 TUE", "2026-11-27T12:00:00Z"), "2037-09-01T03:00:00Z");
   EXPECT_THROW(next_fire(parsed("* * * * *"), at("9500-01-01T00:00:00Z")), std::out_of_range);
 }
 

@@ -1,6 +1,7 @@
 #include "gabe/card_html.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <functional>
@@ -106,7 +107,18 @@ struct Texts {
   const char* yes;
   const char* no;
   const char* chart_data;
+  const char* error;
+  const char* retired_at;
+  const char* trees;
+  const char* best_iteration;
+  const char* training_rows_used;
+  // training, ready, failed, active, retired
+  std::array<const char*, 5> statuses;
+  const char* note;
 };
+
+constexpr std::array<const char*, 5> kStatusCodes{"training", "ready", "failed", "active",
+                                                  "retired"};
 
 constexpr Texts kGerman{
     "de",
@@ -179,12 +191,12 @@ constexpr Texts kGerman{
     "Kein Fairness-Bericht: im Validierungsfenster hat niemand Audit-Merkmale.",
     "Audit-Merkmal",
     "Gruppe",
-    "ausgewählt",
+    "Ausgewählt",
     "Auswahlrate",
     "Richtig-positiv-Rate",
     "Vier-Fünftel-Quotient (kleinste / größte Auswahlrate)",
     "Chancengleichheits-Differenz (größte − kleinste Richtig-positiv-Rate)",
-    "ohne Angabe",
+    "Ohne Gruppe (keine Angabe)",
     "zu klein, nicht beurteilt",
     "Freigegeben trotz nicht bestandener Vier-Fünftel-Regel (ausdrückliche Ausnahme).",
     "Merkmale",
@@ -194,6 +206,13 @@ constexpr Texts kGerman{
     "ja",
     "nein",
     "Daten der Grafik",
+    "Fehler",
+    "Außer Dienst seit",
+    "Bäume",
+    "Beste Runde (Early Stopping)",
+    "Genutzte Trainingszeilen (Stichprobe)",
+    {"im Training", "bereit", "fehlgeschlagen", "aktiv", "außer Dienst"},
+    "Hinweis",
 };
 
 constexpr Texts kEnglish{
@@ -266,12 +285,12 @@ constexpr Texts kEnglish{
     "No fairness report: nobody in the validation window has audit attributes.",
     "Audit attribute",
     "Group",
-    "selected",
+    "Selected",
     "Selection rate",
     "True positive rate",
     "Four-fifths ratio (lowest / highest selection rate)",
     "Equal-opportunity difference (highest − lowest true positive rate)",
-    "not given",
+    "Without a group (not given)",
     "too small, not judged",
     "Activated although the four-fifths rule failed (explicit override).",
     "Features",
@@ -281,6 +300,13 @@ constexpr Texts kEnglish{
     "yes",
     "no",
     "Chart data",
+    "Error",
+    "Retired at",
+    "Trees",
+    "Best iteration (early stopping)",
+    "Training rows used (sample)",
+    {"training", "ready", "failed", "active", "retired"},
+    "Note",
 };
 
 const Value* get(const Value* v, std::initializer_list<const char*> path) {
@@ -349,6 +375,15 @@ class Page {
   }
   std::string show(std::initializer_list<const char*> path, int places = -1) const {
     return show(get(&card_, path), places);
+  }
+  // The model's status in the reader's language.
+  std::string status() const {
+    const Value* v = get(&card_, {"status"});
+    if (v != nullptr && v->IsString())
+      for (std::size_t i = 0; i < kStatusCodes.size(); ++i)
+        if (std::string_view(v->GetString(), v->GetStringLength()) == kStatusCodes[i])
+          return t_.statuses[i];
+    return show(v);
   }
   void row(const char* label, const std::string& value) {
     out_ += "<tr><th scope=\"row\">";
@@ -434,8 +469,8 @@ void Page::header() {
   out_ += "<h1>";
   out_ += t_.title;
   out_ += " " + show({"model_id"}) + ": " + show({"target", "name"}) + "</h1>\n";
-  out_ += "<p class=\"lead\">" + std::string(t_.status) + ": <strong>" + show({"status"}) +
-          "</strong> · " + t_.as_of + ": " + show({"as_of"}) + " · " + t_.four_fifths_rule + ": ";
+  out_ += "<p class=\"lead\">" + std::string(t_.status) + ": <strong>" + status() + "</strong> · " +
+          t_.as_of + ": " + show({"as_of"}) + " · " + t_.four_fifths_rule + ": ";
   const Value* passes = get(&card_, {"fairness", "passes_four_fifths"});
   if (passes != nullptr && passes->IsBool())
     out_ += passes->GetBool() ? "<span class=\"pass\">" + std::string(t_.pass) + "</span>"
@@ -454,10 +489,12 @@ void Page::overview() {
   row(t_.horizon_days, show({"target", "horizon_days"}));
   row(t_.min_amount, show({"target", "min_amount"}));
   row(t_.as_of, show({"as_of"}));
-  row(t_.status, show({"status"}));
+  row(t_.status, status());
+  if (get(&card_, {"error"}) != nullptr) row(t_.error, show({"error"}));
   row(t_.created_by, show({"created_by"}));
   row(t_.created_at, show({"created_at"}));
   row(t_.finished_at, show({"finished_at"}));
+  if (get(&card_, {"retired_at"}) != nullptr) row(t_.retired_at, show({"retired_at"}));
   row(t_.model_sha256, "<code>" + show({"model_sha256"}) + "</code>");
   out_ += "</table>\n</section>\n";
 }
@@ -770,6 +807,9 @@ void Page::windows() {
       {"training_positives", std::string(t_.training) + ": " + t_.positives},
       {"validation_examples", std::string(t_.validation) + ": " + t_.examples},
       {"validation_positives", std::string(t_.validation) + ": " + t_.positives},
+      {"training_rows_used", t_.training_rows_used},
+      {"trees", t_.trees},
+      {"best_iteration", t_.best_iteration},
   };
   for (const Size& s : known) row(s.label.c_str(), show({"sizes", s.key}));
   if (const Value* sizes = get(&card_, {"sizes"}); sizes && sizes->IsObject())
@@ -809,7 +849,7 @@ void Page::activation() {
     return;
   }
   out_ += "<table>\n";
-  row(t_.status, show({"status"}));
+  row(t_.status, status());
   row(t_.activated_at, show(get(activation, {"activated_at"})));
   row(t_.activated_by, show(get(activation, {"activated_by"})));
   row(t_.reason, show(get(activation, {"reason"})));
@@ -853,7 +893,7 @@ void Page::fairness() {
     out_ += "</table>\n<table>\n<thead><tr><th scope=\"col\">" + std::string(t_.group) +
             "</th><th scope=\"col\">" + t_.count + "</th><th scope=\"col\">" + t_.selected +
             "</th><th scope=\"col\">" + t_.selection_rate + "</th><th scope=\"col\">" + t_.tpr +
-            "</th><th scope=\"col\"></th></tr></thead>\n<tbody>\n";
+            "</th><th scope=\"col\">" + t_.note + "</th></tr></thead>\n<tbody>\n";
     if (const Value* groups = get(&a, {"groups"}); groups && groups->IsArray())
       for (const Value& g : groups->GetArray()) {
         const Value* too_small = get(&g, {"too_small"});

@@ -297,6 +297,7 @@ CronResult parse_cron(std::string_view expression) {
 std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds after) {
   using namespace std::chrono;
   constexpr std::int64_t kDay = 86400;
+  constexpr std::int64_t kLastMinuteOfHour = 3540;
   const std::int64_t t = after.time_since_epoch().count();
   const std::int64_t lowest = sys_seconds(sys_days(1970y / January / 1)).time_since_epoch().count();
   const std::int64_t highest =
@@ -305,8 +306,10 @@ std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds af
     throw std::out_of_range("next_fire: the instant is outside the years 1970..9000");
   // Local wall-clock day of `after`; a day earlier covers an offset change that day.
   std::int64_t day = (t + offset_at(t)) / kDay - 1;
-  // The longest wait: 29 February when the next leap year is 8 years away (2096 -> 2104).
-  const std::int64_t last_day = day + 9 * 366 + 2;
+  // Weekdays repeat on the same dates every 400 years (146,097 days), so a parsed schedule
+  // fires within that; most fire within a year ("0 5 */31 9 TUE", 1 September on a Tuesday, waits
+  // 11 years from 2026).
+  const std::int64_t last_day = day + 146097 + 2;
   for (; day <= last_day; ++day) {
     const sys_days date{days(day)};
     const year_month_day ymd(date);
@@ -318,7 +321,7 @@ std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds af
       // Berlin's offset is never negative, so a wall time fires at or before its reading as
       // UTC: an hour whose last minute reads as `after` or earlier has nothing to offer.
       const std::int64_t hour_wall = day * kDay + static_cast<std::int64_t>(h) * 3600;
-      if (hour_wall + 59 * 60 <= t) continue;
+      if (hour_wall + kLastMinuteOfHour <= t) continue;
       for (std::size_t m = 0; m < 60; ++m) {
         if (!cron.minutes.test(m)) continue;
         const std::int64_t fire = fire_instant(hour_wall + static_cast<std::int64_t>(m) * 60);
@@ -326,7 +329,7 @@ std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds af
       }
     }
   }
-  throw std::logic_error("next_fire: no firing within 9 years of a parsed schedule");
+  throw std::logic_error("next_fire: no firing within 400 years of a parsed schedule");
 }
 
 }  // namespace gabe

@@ -4,7 +4,6 @@
 // its precomputed table (docs/trees.md).
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <stdexcept>
 #include <utility>
 #include <vector>
@@ -39,9 +38,22 @@ void predict_block(const Model& model, const float* rows, std::size_t count, dou
   }
 }
 
-// Contributions of `count` rows into phi (count × (F + 1), overwritten) and their margins.
+// Scratch space of one explain call: the subset masks of the nodes for a block of rows
+// (node-major, so one node's masks for all rows are contiguous) and per-row temporaries.
+struct Scratch {
+  explicit Scratch(const Model& model)
+      : masks(model.max_nodes * kBlockRows), index(kBlockRows), reached(kBlockRows) {}
+  std::vector<std::uint32_t> masks;
+  std::vector<std::uint64_t> index;
+  std::vector<double> reached;
+};
+
+// Contributions of `count` ≤ kBlockRows rows into phi (count × (F + 1), overwritten) and their
+// margins. Per tree: the masks of the path features satisfied down to each group, then per
+// group one table row per row of data. The loops run rows innermost, so consecutive additions
+// go to different rows and do not wait for each other.
 void explain_block(const Model& model, const float* rows, std::size_t count, double* phi,
-                   double* margins, std::vector<std::uint32_t>& masks) {
+                   double* margins, Scratch& scratch) {
   const std::size_t features = model.feature_count;
   const std::size_t stride = features + 1;
   std::fill(phi, phi + count * stride, 0.0);
@@ -49,42 +61,59 @@ void explain_block(const Model& model, const float* rows, std::size_t count, dou
     phi[r * stride + features] = model.bias;
     margins[r] = model.base_margin;
   }
+  std::uint32_t* masks = scratch.masks.data();
+  std::uint64_t* index = scratch.index.data();
+  double* reached = scratch.reached.data();
   for (const Tree& tree : model.trees) {
     const Node* nodes = tree.nodes.data();
-    const double* table = tree.table.data();
-    const std::uint32_t* path_feature = tree.path_feature.data();
-    const double* one_minus_zero = tree.path_one_minus_zero.data();
-    for (std::size_t r = 0; r < count; ++r) {
-      const float* row = rows + r * features;
-      double* out = phi + r * stride;
-      masks[0] = 0;
-      for (const std::uint32_t n : tree.split_nodes) {
-        const Node& node = nodes[n];
-        const std::uint32_t mask = masks[n];
-        const std::uint32_t hot = mask | tree.new_bit[n];
-        const std::uint32_t cold = mask & ~tree.position_bit[n];
-        const bool left = goes_left(node, row);
-        const auto child = static_cast<std::size_t>(node.left);
-        masks[child] = left ? hot : cold;
-        masks[child + 1] = left ? cold : hot;
+    std::fill(masks, masks + count, 0U);
+    for (const std::uint32_t n : tree.upper_splits) {
+      const Node& node = nodes[n];
+      const std::size_t feature = node.feature & kFeatureMask;
+      const bool default_left = (node.feature & kDefaultLeft) != 0;
+      const float threshold = node.value;
+      const std::uint32_t set = tree.new_bit[n];
+      const std::uint32_t clear = ~tree.position_bit[n];
+      const std::uint32_t* mask = masks + n * kBlockRows;
+      std::uint32_t* left_mask = masks + static_cast<std::size_t>(node.left) * kBlockRows;
+      std::uint32_t* right_mask = left_mask + kBlockRows;
+      for (std::size_t r = 0; r < count; ++r) {
+        const float x = rows[r * features + feature];
+        const bool left = std::isnan(x) ? default_left : x < threshold;
+        const std::uint32_t hot = mask[r] | set;
+        const std::uint32_t cold = mask[r] & clear;
+        left_mask[r] = left ? hot : cold;
+        right_mask[r] = left ? cold : hot;
       }
-      double reached = 0.0;
-      for (const Leaf& leaf : tree.leaves) {
-        const std::uint32_t a = masks[leaf.node];
-        const double* entries = table + leaf.table_offset;
-        const double w = entries[2 * a];
-        const double absent = -w * entries[2 * a + 1];
-        const std::uint32_t* feature = path_feature + leaf.path_offset;
-        const double* present_factor = one_minus_zero + leaf.path_offset;
-        for (std::uint32_t p = 0; p < leaf.path_size; ++p) {
-          const std::uint32_t bit = 1U << p;
-          out[feature[p]] +=
-              (a & bit) != 0 ? present_factor[p] * w * entries[2 * (a ^ bit) + 1] : absent;
-        }
-        if (a == (1U << leaf.path_size) - 1) reached = leaf.value;
-      }
-      margins[r] += reached;
     }
+    std::fill(reached, reached + count, 0.0);
+    for (const Group& group : tree.groups) {
+      const std::uint32_t* mask = masks + static_cast<std::size_t>(group.root) * kBlockRows;
+      for (std::size_t r = 0; r < count; ++r)
+        index[r] = std::uint64_t{mask[r]} << group.split_count;
+      for (std::uint32_t i = 0; i < group.split_count; ++i) {
+        const Node& node = nodes[group.splits[i]];
+        const std::size_t feature = node.feature & kFeatureMask;
+        const bool default_left = (node.feature & kDefaultLeft) != 0;
+        const float threshold = node.value;
+        for (std::size_t r = 0; r < count; ++r) {
+          const float x = rows[r * features + feature];
+          const bool left = std::isnan(x) ? default_left : x < threshold;
+          index[r] |= std::uint64_t{left} << i;
+        }
+      }
+      const std::size_t row_size = group.width + 1;
+      const double* table = tree.table.data() + group.table_offset;
+      for (std::size_t r = 0; r < count; ++r) index[r] *= row_size;
+      for (std::uint32_t c = 0; c < group.width; ++c) {
+        double* out = phi + tree.group_feature[group.column_offset + c];
+        const double* column = table + c;
+        for (std::size_t r = 0; r < count; ++r) out[r * stride] += column[index[r]];
+      }
+      const double* value = table + group.width;
+      for (std::size_t r = 0; r < count; ++r) reached[r] += value[index[r]];
+    }
+    for (std::size_t r = 0; r < count; ++r) margins[r] += reached[r];
   }
 }
 
@@ -112,13 +141,13 @@ void Forest::predict_margin(const float* rows, std::size_t n, double* out) const
 }
 
 void Forest::contributions(const float* rows, std::size_t n, double* out) const {
-  std::vector<std::uint32_t> masks(model_->max_nodes);
+  Scratch scratch(*model_);
   std::vector<double> margins(kBlockRows);
   const std::size_t stride = model_->feature_count + 1;
   for (std::size_t start = 0; start < n; start += kBlockRows) {
     const std::size_t count = std::min(kBlockRows, n - start);
     explain_block(*model_, rows + start * model_->feature_count, count, out + start * stride,
-                  margins.data(), masks);
+                  margins.data(), scratch);
   }
 }
 
@@ -127,23 +156,28 @@ void Forest::top_reasons(const float* rows, std::size_t n, std::size_t k, Reason
   const std::size_t features = model_->feature_count;
   if (k > features) throw std::invalid_argument("top_reasons: k exceeds the feature count");
   const std::size_t stride = features + 1;
-  std::vector<std::uint32_t> masks(model_->max_nodes);
+  Scratch scratch(*model_);
   std::vector<double> phi(kBlockRows * stride);
-  std::vector<std::uint32_t> order(features);
   for (std::size_t start = 0; start < n; start += kBlockRows) {
     const std::size_t count = std::min(kBlockRows, n - start);
-    explain_block(*model_, rows + start * features, count, phi.data(), margins + start, masks);
-    for (std::size_t r = 0; r < count; ++r) {
+    explain_block(*model_, rows + start * features, count, phi.data(), margins + start, scratch);
+    for (std::size_t r = 0; r < count && k > 0; ++r) {
+      // Insertion into the k best so far; features come in ascending order, so a tie keeps
+      // the smaller feature index first.
       const double* row_phi = phi.data() + r * stride;
-      std::iota(order.begin(), order.end(), 0U);
-      std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(),
-                        [row_phi](std::uint32_t a, std::uint32_t b) {
-                          const double x = std::abs(row_phi[a]);
-                          const double y = std::abs(row_phi[b]);
-                          return x > y || (x == y && a < b);
-                        });
       Reason* out = reasons + (start + r) * k;
-      for (std::size_t i = 0; i < k; ++i) out[i] = {order[i], row_phi[order[i]]};
+      std::size_t filled = 0;
+      for (std::uint32_t f = 0; f < features; ++f) {
+        const double magnitude = std::abs(row_phi[f]);
+        if (filled == k) {
+          if (!(magnitude > std::abs(out[k - 1].contribution))) continue;
+        } else {
+          ++filled;
+        }
+        std::size_t i = filled - 1;
+        for (; i > 0 && magnitude > std::abs(out[i - 1].contribution); --i) out[i] = out[i - 1];
+        out[i] = {f, row_phi[f]};
+      }
     }
   }
 }

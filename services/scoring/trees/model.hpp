@@ -32,27 +32,34 @@ struct Node {
   std::int32_t left;      // -1 for a leaf; the right child is left + 1
 };
 
-struct Leaf {
-  std::uint32_t node;
-  std::uint32_t path_size;     // d: unique features on the path
-  std::uint32_t path_offset;   // into Tree::path_feature / path_one_minus_zero
-  std::uint64_t table_offset;  // into Tree::table: 2^d entries of {W, R}
-  double value;
+// A group: a maximal subtree of height ≤ kGroupHeight (up to 3 splits and 4 leaves). For each
+// subset mask A of the path features above the group and each combination of directions a row
+// can take at the group's splits, the table holds the summed SHAP shares of all its leaves per
+// column (feature), then the value of the leaf reached (0 when none is reached): a row's whole
+// contribution from the group is one table row, index (A << splits) | directions.
+inline constexpr std::uint32_t kGroupHeight = 2;
+
+struct Group {
+  std::uint32_t root;           // node index; masks[root] is A
+  std::uint32_t split_count;    // splits inside the group, ≤ 3
+  std::uint32_t splits[3];      // their node indices; bit i of the index = the row went left there
+  std::uint32_t width;          // columns: distinct features of the group's paths
+  std::uint32_t column_offset;  // into Tree::group_feature
+  std::uint64_t table_offset;   // into Tree::table: rows of width + 1 doubles
 };
 
 struct Tree {
   std::vector<Node> nodes;
   std::uint32_t depth = 0;
   double expected_value = 0;  // the cover-weighted mean of the leaves (the tree's bias)
-  // TreeSHAP: for each split node (breadth-first order), the bit of its feature's position in
-  // the unique path and whether the feature is new on the path there.
-  std::vector<std::uint32_t> split_nodes;
+  // TreeSHAP: the split nodes above the groups (breadth-first order), and for every split node
+  // the bit of its feature's position in the unique path and whether the feature is new there.
+  std::vector<std::uint32_t> upper_splits;
   std::vector<std::uint32_t> position_bit;
   std::vector<std::uint32_t> new_bit;
-  std::vector<Leaf> leaves;
-  std::vector<std::uint32_t> path_feature;
-  std::vector<double> path_one_minus_zero;  // 1 - z_p
-  std::vector<double> table;                // per leaf and subset A: W(A), R(A) (docs/trees.md)
+  std::vector<Group> groups;
+  std::vector<std::uint32_t> group_feature;
+  std::vector<double> table;
 };
 
 struct Model {

@@ -1,4 +1,5 @@
 // Flattening one XGBoost tree and precomputing its TreeSHAP tables (docs/trees.md, "Tables").
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <stdexcept>
@@ -16,6 +17,9 @@ constexpr std::uint32_t kMaxDepth = 30;
 // A leaf's table has 2^d entries for d unique features on its path; beyond this a tree's
 // tables would not fit any sensible memory budget (a full tree of depth 8 needs 2^16).
 constexpr std::uint64_t kMaxTableEntriesPerTree = std::uint64_t{1} << 18;
+// The group tables kept for evaluation: at most 8 MiB per tree (a full tree of depth 6 with
+// distinct features needs 128 KiB, one of depth 8 about 2.5 MiB).
+constexpr std::uint64_t kMaxTableDoublesPerTree = std::uint64_t{1} << 20;
 
 [[noreturn]] void fail(const std::string& what) {
   throw std::invalid_argument("XGBoost model: " + what);
@@ -73,12 +77,39 @@ struct PathFeature {
   double zero_fraction;
 };
 
+// What building needs of a leaf: its unique path features, their zero fractions, its value and
+// its W/R table (build_leaf_table).
+struct LeafPath {
+  std::vector<std::uint32_t> feature;
+  std::vector<double> zero_fraction;
+  std::vector<double> table;
+  double value = 0;
+};
+
+// The share of path position p of a leaf for a row whose satisfied positions are `a`.
+double leaf_share(const LeafPath& leaf, std::uint32_t a, std::uint32_t p) {
+  const std::uint32_t bit = 1U << p;
+  const double w = leaf.table[2 * static_cast<std::size_t>(a)];
+  if ((a & bit) != 0) {
+    return (1.0 - leaf.zero_fraction[p]) * w *
+           leaf.table[2 * static_cast<std::size_t>(a ^ bit) + 1];
+  }
+  return -w * leaf.table[2 * static_cast<std::size_t>(a) + 1];
+}
+
+// Walks the tree from the root, keeping the unique path features (merging a feature split on
+// again, as XGBoost's TreeSHAP does by unwinding and extending its path).
 class PathWalker {
  public:
   PathWalker(const RawTree& raw, const std::vector<std::uint32_t>& order, Tree& tree)
-      : raw_(raw), order_(order), tree_(tree) {}
+      : raw_(raw),
+        order_(order),
+        tree_(tree),
+        leaves_(tree.nodes.size()),
+        path_size_(tree.nodes.size()) {}
 
   void walk(std::uint32_t node, std::vector<PathFeature>& path) {
+    path_size_[node] = static_cast<std::uint32_t>(path.size());
     const Node& current = tree_.nodes[node];
     if (current.left < 0) {
       add_leaf(node, path);
@@ -103,6 +134,9 @@ class PathWalker {
     }
   }
 
+  const std::vector<LeafPath>& leaves() const { return leaves_; }
+  const std::vector<std::uint32_t>& path_size() const { return path_size_; }
+
  private:
   void add_leaf(std::uint32_t node, const std::vector<PathFeature>& path) {
     const auto d = static_cast<std::uint32_t>(path.size());
@@ -111,27 +145,96 @@ class PathWalker {
       fail("a tree is too deep for exact explanations (" + std::to_string(d) +
            " distinct features on one path)");
     }
-    Leaf leaf{};
-    leaf.node = node;
-    leaf.path_size = d;
-    leaf.path_offset = static_cast<std::uint32_t>(tree_.path_feature.size());
-    leaf.table_offset = tree_.table.size();
+    LeafPath& leaf = leaves_[node];
     leaf.value = tree_.nodes[node].value;
-    std::vector<double> zero_fractions;
     for (const PathFeature& element : path) {
-      tree_.path_feature.push_back(element.feature);
-      tree_.path_one_minus_zero.push_back(1.0 - element.zero_fraction);
-      zero_fractions.push_back(element.zero_fraction);
+      leaf.feature.push_back(element.feature);
+      leaf.zero_fraction.push_back(element.zero_fraction);
     }
-    build_leaf_table(zero_fractions, leaf.value, tree_.table);
-    tree_.leaves.push_back(leaf);
+    build_leaf_table(leaf.zero_fraction, leaf.value, leaf.table);
   }
 
   const RawTree& raw_;
   const std::vector<std::uint32_t>& order_;
   Tree& tree_;
+  std::vector<LeafPath> leaves_;
+  std::vector<std::uint32_t> path_size_;
   std::uint64_t table_entries_ = 0;
 };
+
+// Fills the table of the group rooted at `root` (see Group in model.hpp).
+void add_group(Tree& tree, std::uint32_t root, const std::vector<LeafPath>& leaves,
+               std::uint32_t root_path_size) {
+  Group group{};
+  group.root = root;
+  // The group's splits breadth-first, and for each leaf the splits on its way from the root
+  // with the direction it takes there.
+  struct Step {
+    std::uint32_t split;  // index into group.splits
+    bool left;
+  };
+  std::vector<std::pair<std::uint32_t, std::vector<Step>>> members{{root, {}}};
+  std::vector<std::pair<std::uint32_t, std::vector<Step>>> group_leaves;
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    const auto [node, steps] = members[i];
+    const Node& current = tree.nodes[node];
+    if (current.left < 0) {
+      group_leaves.emplace_back(node, steps);
+      continue;
+    }
+    if (group.split_count == 3) fail("internal error: a group with more than three splits");
+    const std::uint32_t index = group.split_count++;
+    group.splits[index] = node;
+    for (const bool left : {true, false}) {
+      std::vector<Step> next = steps;
+      next.push_back({index, left});
+      members.emplace_back(static_cast<std::uint32_t>(current.left) + (left ? 0U : 1U), next);
+    }
+  }
+  // Columns: the distinct features on the group's leaf paths.
+  group.column_offset = static_cast<std::uint32_t>(tree.group_feature.size());
+  std::vector<std::vector<std::uint32_t>> column_of(group_leaves.size());
+  for (std::size_t l = 0; l < group_leaves.size(); ++l) {
+    for (const std::uint32_t feature : leaves[group_leaves[l].first].feature) {
+      const auto begin = tree.group_feature.begin() + group.column_offset;
+      const auto column =
+          static_cast<std::uint32_t>(std::find(begin, tree.group_feature.end(), feature) - begin);
+      if (group.column_offset + column == tree.group_feature.size()) {
+        tree.group_feature.push_back(feature);
+      }
+      column_of[l].push_back(column);
+    }
+  }
+  group.width = static_cast<std::uint32_t>(tree.group_feature.size()) - group.column_offset;
+  group.table_offset = tree.table.size();
+  const std::size_t row_size = group.width + 1;
+  const std::uint32_t directions = 1U << group.split_count;
+  const std::uint64_t rows = (std::uint64_t{1} << root_path_size) * directions;
+  if (tree.table.size() + rows * row_size > kMaxTableDoublesPerTree) {
+    fail("a tree is too deep for exact explanations (" + std::to_string(root_path_size) +
+         " distinct features above a group)");
+  }
+  tree.table.resize(tree.table.size() + rows * row_size, 0.0);
+  for (std::uint64_t index = 0; index < rows; ++index) {
+    const auto above = static_cast<std::uint32_t>(index >> group.split_count);
+    const auto taken = static_cast<std::uint32_t>(index & (directions - 1));
+    double* row = &tree.table[group.table_offset + index * row_size];
+    for (std::size_t l = 0; l < group_leaves.size(); ++l) {
+      const auto& [node, steps] = group_leaves[l];
+      std::uint32_t mask = above;
+      for (const Step& step : steps) {
+        const std::uint32_t split = group.splits[step.split];
+        const bool hot = (((taken >> step.split) & 1U) != 0) == step.left;
+        mask = hot ? mask | tree.new_bit[split] : mask & ~tree.position_bit[split];
+      }
+      const LeafPath& leaf = leaves[node];
+      const auto d = static_cast<std::uint32_t>(leaf.feature.size());
+      for (std::uint32_t p = 0; p < d; ++p) row[column_of[l][p]] += leaf_share(leaf, mask, p);
+      if (mask == (1U << d) - 1) row[group.width] = leaf.value;
+    }
+  }
+  tree.groups.push_back(group);
+}
 
 }  // namespace
 
@@ -181,7 +284,6 @@ Tree build_tree(const RawTree& raw, std::size_t feature_count) {
     node.value = raw.condition[old];
     node.feature = leaf ? 0U : raw.feature[old] | (raw.default_left[old] != 0 ? kDefaultLeft : 0U);
     node.left = leaf ? -1 : new_index[raw.left[old]];
-    if (!leaf) tree.split_nodes.push_back(static_cast<std::uint32_t>(i));
   }
   // The expected value, children before parents, weighted by cover as XGBoost does.
   std::vector<double> mean(reachable, 0.0);
@@ -200,7 +302,30 @@ Tree build_tree(const RawTree& raw, std::size_t feature_count) {
   tree.position_bit.assign(reachable, 0);
   tree.new_bit.assign(reachable, 0);
   std::vector<PathFeature> path;
-  PathWalker(raw, order, tree).walk(0, path);
+  PathWalker walker(raw, order, tree);
+  walker.walk(0, path);
+  // Groups: the maximal subtrees of height ≤ kGroupHeight; the splits above them propagate masks.
+  std::vector<std::uint32_t> height(reachable, 0);
+  for (std::size_t i = reachable; i-- > 0;) {
+    const Node& node = tree.nodes[i];
+    if (node.left >= 0) {
+      const auto left = static_cast<std::size_t>(node.left);
+      height[i] = 1 + std::max(height[left], height[left + 1]);
+    }
+  }
+  const auto group_or_split = [&](std::uint32_t node) {
+    if (height[node] <= kGroupHeight) {
+      add_group(tree, node, walker.leaves(), walker.path_size()[node]);
+    } else {
+      tree.upper_splits.push_back(node);
+    }
+  };
+  group_or_split(0);
+  for (std::size_t i = 0; i < tree.upper_splits.size(); ++i) {
+    const auto left = static_cast<std::uint32_t>(tree.nodes[tree.upper_splits[i]].left);
+    group_or_split(left);
+    group_or_split(left + 1);
+  }
   return tree;
 }
 

@@ -71,7 +71,9 @@ CronResult parse_cron(std::string_view expression);
 
 // The first instant strictly after `after` at which `cron` fires (whole minutes, second 0),
 // read on the Europe/Berlin wall clock with the DST rules above. `after` must lie in the
-// years 1970..9000 (std::out_of_range otherwise); every parsed Cron fires within 9 years.
+// years 1970..9000 (std::out_of_range otherwise). Every parsed Cron fires within 400 years (a
+// Gregorian cycle); one combining a month day with a weekday ("0 5 */31 9 TUE": 1 September on a
+// Tuesday, 11 years after 2026) may wait for years, and a call then walks through those days.
 std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds after);
 
 }  // namespace gabe
