@@ -1,6 +1,7 @@
 #include "runs.hpp"
 
 #include <atomic>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -48,15 +49,22 @@ void append_float(std::string& out, float v) {
     out += "NaN";
     return;
   }
+  // The shortest text that reads back as the same float.
   char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, "%.9g", static_cast<double>(v));
-  out.append(buf, static_cast<std::size_t>(n));
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
 }
 
 void append_double(std::string& out, double v) {
   char buf[32];
-  const int n = std::snprintf(buf, sizeof buf, "%.17g", v);
-  out.append(buf, static_cast<std::size_t>(n));
+  const auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+std::string double_text(double v) {
+  std::string out;
+  append_double(out, v);
+  return out;
 }
 
 void mark_failed(pqxx::connection& conn, std::int64_t run_id, const std::string& message) {
@@ -282,6 +290,7 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
           tx, "scoring.scores",
           std::vector<std::string>{"run_id", "donor_id", "score", "margin", "features",
                                    "reason_features", "reason_contribs"});
+      const std::string run_text = std::to_string(run_id);
       std::string features, reason_features, reason_contribs;
       for (std::size_t i = 0; i < n; ++i) {
         features = "{";
@@ -302,8 +311,10 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
         }
         reason_features += '}';
         reason_contribs += '}';
-        copy << std::make_tuple(run_id, donors[i], 1.0 / (1.0 + std::exp(-margins[i])), margins[i],
-                                features, reason_features, reason_contribs);
+        // Numbers as text made here: pqxx's own double conversion goes through a stream.
+        copy << std::make_tuple(
+            run_text, std::to_string(donors[i]), double_text(1.0 / (1.0 + std::exp(-margins[i]))),
+            double_text(margins[i]), features, reason_features, reason_contribs);
       }
       copy.complete();
     }
