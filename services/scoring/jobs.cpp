@@ -14,7 +14,8 @@ std::unique_ptr<pqxx::connection> open_work_connection(const std::string& url) {
   return conn;
 }
 
-bool train_stored_model(pqxx::connection& conn, std::int64_t model_id) {
+bool train_stored_model(pqxx::connection& conn, std::int64_t model_id,
+                        const std::atomic<bool>* stop) {
   const int key = static_cast<int>(model_id);
   pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_lock($1, $2)", kModelLockClass, key);
   bool ok = false;
@@ -27,7 +28,7 @@ bool train_stored_model(pqxx::connection& conn, std::int64_t model_id) {
     auto params_doc = parse_json(rows[0][2].c_str());
     const auto params = TrainParams::from_json(params_doc.get());
     const auto started = std::chrono::steady_clock::now();
-    auto trained = train_model(tx, target, *as_of, params);
+    auto trained = train_model(tx, target, *as_of, params, {}, stop);
     tx.exec_params(sql::kModelTrained, model_id, trained.card_json,
                    pqxx::binarystring(trained.model_bytes.data(), trained.model_bytes.size()),
                    trained.sha256_hex, trained.fairness_passed);
@@ -81,6 +82,7 @@ Worker::~Worker() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    stop_ = true;
   }
   wake_.notify_all();
   worker_.join();
@@ -88,13 +90,15 @@ Worker::~Worker() {
 }
 
 void Worker::train(std::int64_t model_id) {
-  post([model_id](pqxx::connection& conn) { train_stored_model(conn, model_id); });
+  post([this, model_id](pqxx::connection& conn) { train_stored_model(conn, model_id, &stop_); });
 }
 
 void Worker::run(std::int64_t run_id) {
   post([this, run_id](pqxx::connection& conn) {
     try {
-      execute_run(conn, run_id, Shard{}, options_);
+      RunOptions options = options_;
+      options.stop = &stop_;
+      execute_run(conn, run_id, Shard{}, options);
       log::info("run finished", {{"run_id", run_id}});
     } catch (const std::exception& e) {
       log::warn("run failed", {{"run_id", run_id}, {"kind", typeid(e).name()}});

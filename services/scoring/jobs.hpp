@@ -2,6 +2,7 @@
 // connection of its own (no statement timeout), the in-service schedule, and the run metrics.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -22,7 +23,8 @@ namespace gabe::scoring {
 
 // Trains the stored model `model_id` (status training): ready with its card, or failed with
 // the reason. Returns whether it succeeded.
-bool train_stored_model(pqxx::connection& conn, std::int64_t model_id);
+bool train_stored_model(pqxx::connection& conn, std::int64_t model_id,
+                        const std::atomic<bool>* stop = nullptr);
 
 // Opens a connection for long work: no statement timeout.
 std::unique_ptr<pqxx::connection> open_work_connection(const std::string& url);
@@ -61,6 +63,7 @@ class Worker {
   std::condition_variable wake_;
   std::deque<std::function<void(pqxx::connection&)>> queue_;
   bool stopping_ = false;
+  std::atomic<bool> stop_{false};  // read by a job in progress
   std::unique_ptr<pqxx::connection> conn_;
   std::thread worker_;
   std::thread scheduler_;

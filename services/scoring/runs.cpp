@@ -189,6 +189,10 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
       }
     }
   } unlock{conn, lock_key};
+  const auto check_stop = [&options] {
+    if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed))
+      throw std::runtime_error("interrupted: the service stopped during the run");
+  };
   try {
     std::int64_t model_id = 0;
     Day as_of = 0;
@@ -231,6 +235,7 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
           tx(conn);
       std::vector<float> row(columns);
       for_each_donor(tx, as_of, shard, [&](const DonorHistory& h, const DonorState& state) {
+        check_stop();
         if (!eligible(h, model.target, as_of)) return;
         if (state.erased) {
           ++erased;
@@ -261,6 +266,7 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
     auto last_report = std::chrono::steady_clock::now();
     std::size_t reported = 0;
     for (std::size_t begin = 0; begin < n; begin += batch * threads) {
+      check_stop();
       std::vector<std::thread> pool;
       for (std::size_t t = 0; t < threads; ++t) {
         const std::size_t from = begin + t * batch;

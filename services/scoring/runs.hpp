@@ -4,6 +4,7 @@
 // and replaces the target's current scores.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -50,6 +51,8 @@ std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t mod
 struct RunOptions {
   int threads = 2;
   std::size_t batch = 10000;
+  // Set when the process stops: the run ends early and is marked failed (it can be rerun).
+  const std::atomic<bool>* stop = nullptr;
 };
 
 struct ShardOutcome {

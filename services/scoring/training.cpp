@@ -57,7 +57,12 @@ std::string fmt(double v) {
 
 TrainedModel train_model(pqxx::transaction_base& tx, const Target& target, Day as_of,
                          const TrainParams& params,
-                         const std::function<void(const std::string&)>& progress) {
+                         const std::function<void(const std::string&)>& progress,
+                         const std::atomic<bool>* stop) {
+  const auto check_stop = [stop] {
+    if (stop != nullptr && stop->load(std::memory_order_relaxed))
+      throw std::runtime_error("interrupted: the service stopped during training");
+  };
   const auto say = [&](const std::string& phase) {
     if (progress) progress(phase);
   };
@@ -71,6 +76,7 @@ TrainedModel train_model(pqxx::transaction_base& tx, const Target& target, Day a
   Examples train, valid;
   std::vector<float> row(columns);
   for_each_donor(tx, as_of, Shard{}, [&](const DonorHistory& h, const DonorState& state) {
+    check_stop();
     if (state.erased || state.profiling_objection) return;
     for (std::size_t k = 0; k < windows.size(); ++k) {
       if (!eligible(h, target, windows[k].cutoff)) continue;
@@ -141,6 +147,7 @@ TrainedModel train_model(pqxx::transaction_base& tx, const Target& target, Day a
   double best = INFINITY;
   int best_round = 0;
   for (int round = 0; round < params.max_rounds; ++round) {
+    check_stop();
     booster.update(round, dtrain);
     const double loss = eval_value(booster.eval(round, dvalid, "valid"));
     if (loss < best - 1e-12) {

@@ -7,6 +7,7 @@
 // byte for byte (fixed seed, fixed thread count, rows in donor order).
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <string>
@@ -27,10 +28,12 @@ struct TrainedModel {
 };
 
 // Reads the history in `tx` (give it a repeatable-read snapshot) and trains. `progress` gets
-// short phase names. Throws std::runtime_error with a message for people when the history
-// cannot support a model (too few examples, one class only).
+// short phase names; `stop` set ends the training early with an error. Throws std::runtime_error
+// with a message for people when the history cannot support a model (too few examples, one class
+// only).
 TrainedModel train_model(pqxx::transaction_base& tx, const Target& target, Day as_of,
                          const TrainParams& params,
-                         const std::function<void(const std::string&)>& progress = {});
+                         const std::function<void(const std::string&)>& progress = {},
+                         const std::atomic<bool>* stop = nullptr);
 
 }  // namespace gabe::scoring

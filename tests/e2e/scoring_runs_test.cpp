@@ -162,6 +162,15 @@ TEST_F(ScoringRunsTest, AnInterruptedRunIsFailedAtStartAndCanBeRunAgain) {
   EXPECT_STREQ((*r)["status"].GetString(), "succeeded");
 }
 
+TEST_F(ScoringRunsTest, StoppingDuringTrainingExitsCleanlyAndLeavesNoModelTraining) {
+  auto r = admin("POST", "/v1/models", R"({"target": "give_90d", "as_of": "2026-06-30"})");
+  ASSERT_EQ(r.status, 202);
+  service_->process().signal(SIGTERM);
+  EXPECT_EQ(service_->process().wait(std::chrono::seconds(15)), 0);
+  const auto status = scalar("SELECT status FROM scoring.models");
+  EXPECT_TRUE(status == "ready" || status == "failed") << status;
+}
+
 TEST_F(ScoringRunsTest, ShardsTogetherEqualOneUnshardedRun) {
   trained_and_active();
   auto whole = run("give_90d", "2026-06-30");
