@@ -98,6 +98,8 @@ CREATE TABLE scoring.scores (
   PRIMARY KEY (run_id, donor_id)
 );
 CREATE INDEX scores_donor_idx ON scoring.scores (donor_id);
+-- A donor's current scores (GET /v1/donors/{id}/scores, erasure) without scanning every target.
+CREATE INDEX current_scores_donor_idx ON scoring.current_scores (donor_id);
 
 GRANT SELECT, INSERT, UPDATE ON scoring.models, scoring.runs TO gabe_scoring;
 GRANT SELECT, INSERT, DELETE ON scoring.scores TO gabe_scoring;

@@ -257,16 +257,16 @@ inline const std::string kRunScores =
     "JOIN donor.donors d ON d.id = s.donor_id "
     "WHERE s.run_id = $1 AND ($2::bigint IS NULL OR s.donor_id > $2) ORDER BY s.donor_id LIMIT $3";
 
-// $1 donor -> per target the latest succeeded run's score of the active model's target
+// $1 donor -> per target the current score (the latest succeeded run of the active model,
+// what segments read), with its run's reasons
 inline const std::string kDonorScores =
-    "SELECT DISTINCT ON (r.target) r.target, r.model_id, r.id, r.as_of::text, s.score, " +
-    decile_expr("s.score", "r.decile_bounds") +
-    ", array_to_string(s.features, ',', 'NaN'), array_to_string(s.reason_features, ','), "
-    "array_to_string(s.reason_contribs, ','), to_char(r.finished_at AT TIME ZONE 'UTC', " +
-    kInstant +
-    ") FROM scoring.scores s JOIN scoring.runs r ON r.id = s.run_id "
-    "WHERE s.donor_id = $1 AND r.status = 'succeeded' "
-    "ORDER BY r.target, r.finished_at DESC, r.id DESC";
+    "SELECT c.target, c.model_id, c.run_id, r.as_of::text, c.score, c.decile, "
+    "array_to_string(s.features, ',', 'NaN'), array_to_string(s.reason_features, ','), "
+    "array_to_string(s.reason_contribs, ','), to_char(c.scored_at AT TIME ZONE 'UTC', " +
+    std::string(kInstant) +
+    ") FROM scoring.current_scores c JOIN scoring.runs r ON r.id = c.run_id "
+    "JOIN scoring.scores s ON s.run_id = c.run_id AND s.donor_id = c.donor_id "
+    "WHERE c.donor_id = $1 ORDER BY c.target";
 
 inline constexpr const char* kDonorExists = "SELECT 1 FROM donor.donors WHERE id = $1";
 
