@@ -53,7 +53,8 @@ Target parse_target_name(std::string_view name, std::string_view field) {
   }
   int h = 0;
   auto [p, ec] = std::from_chars(rest.data(), rest.data() + rest.size(), h);
-  if (ec != std::errc() || p == rest.data() || *p != 'd' || rest.front() == '0')
+  if (ec != std::errc() || p == rest.data() || p == rest.data() + rest.size() || *p != 'd' ||
+      rest.front() == '0')
     bad(field, kTargetHelp);
   rest.remove_prefix(static_cast<std::size_t>(p - rest.data()) + 1);
   if (h < 1 || h > kMaxHorizonDays) bad(field, "horizon_days must be from 1 to 730");

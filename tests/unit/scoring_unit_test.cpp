@@ -25,8 +25,9 @@ TEST(ScoringTargets, NamesAndObjectsMeanTheSame) {
   rapidjson::Document d;
   d.Parse(R"({"kind": "give", "horizon_days": 90, "min_amount": "50.00"})");
   EXPECT_EQ(parse_target(d).name(), "give_90d_min50");
-  for (const char* bad : {"give", "give_0d", "give_731d", "give_090d", "lapse_90d_min5",
-                          "give_90d_min0", "give_90d_min50.00", "upgrade_90d", "give_90x", ""}) {
+  for (const char* bad :
+       {"give", "give_0d", "give_731d", "give_090d", "lapse_90d_min5", "give_90d_min0",
+        "give_90d_min50.00", "upgrade_90d", "give_90x", "give_9", "lapse_", ""}) {
     EXPECT_THROW(parse_target_name(bad), Problem) << bad;
   }
   d.Parse(R"({"kind": "lapse", "horizon_days": 90, "min_amount": "5.00"})");
