@@ -155,6 +155,13 @@ WHERE id = $1 AND status = 'running' AND NOT ($2 = ANY (shards_done))
 RETURNING cardinality(shards_done) = shards
 )sql";
 
+// $1 run: scores of donors erased while the run was working (its snapshot still showed them)
+// are dropped before the run counts as done.
+inline constexpr const char* kDropScoresErasedMeanwhile = R"sql(
+DELETE FROM scoring.scores s USING donor.donors d, scoring.runs r
+WHERE r.id = $1 AND s.run_id = $1 AND d.id = s.donor_id AND d.erased_at >= r.started_at
+)sql";
+
 // $1 run, $2 error
 inline constexpr const char* kFailRun = R"sql(
 UPDATE scoring.runs SET status = 'failed', error = $2, finished_at = now(), phase = NULL

@@ -324,8 +324,10 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
       }
       copy.complete();
     }
-    auto done = tx.exec_params(sql::kShardDone, run_id, shard.index, static_cast<std::int64_t>(n),
-                               erased, objection);
+    const auto dropped = static_cast<std::int64_t>(
+        tx.exec_params(sql::kDropScoresErasedMeanwhile, run_id).affected_rows());
+    auto done = tx.exec_params(sql::kShardDone, run_id, shard.index,
+                               static_cast<std::int64_t>(n) - dropped, erased + dropped, objection);
     if (done.empty()) throw std::runtime_error("run " + std::to_string(run_id) + " was stopped");
     const bool complete = done[0][0].as<bool>();
     const double writing_seconds = lap();
