@@ -153,6 +153,9 @@ int run_command(int argc, char** argv) {
           std::cerr << "gabe-scoring: " << p.detail() << "\n";
           return 1;
         }
+        record_audit(tx, "scoring", actor, "run.start", "run:" + std::to_string(run_id),
+                     "{\"model_id\":" + std::to_string(model_id) + ",\"as_of\":\"" +
+                         format_day(as_of) + "\"}");
         tx.commit();
       }
       RunOptions options_run{static_cast<int>(s.integer("GABE_SCORING_THREADS")),
