@@ -24,6 +24,7 @@ struct Examples {
   std::vector<float> y;
   std::vector<std::int64_t> donor;
   std::vector<int> window;
+  std::vector<std::uint64_t> hash;  // training rows: what the sample keeps by
   std::size_t rows() const { return y.size(); }
 };
 
@@ -38,6 +39,34 @@ std::uint64_t mix(std::uint64_t x) {
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
   x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
   return x ^ (x >> 31);
+}
+
+// Keeps the `k` rows with the smallest hashes, in their order: the same rows whatever order
+// or batch they came in, so the sample is a function of the history alone.
+void keep_smallest(Examples& e, std::size_t k, std::size_t columns) {
+  if (e.rows() <= k) return;
+  std::vector<std::uint64_t> sorted = e.hash;
+  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                   sorted.end());
+  const std::uint64_t limit = sorted[k - 1];
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < e.rows(); ++i) {
+    if (e.hash[i] > limit) continue;
+    if (out != i) {
+      std::copy_n(e.x.begin() + static_cast<std::ptrdiff_t>(i * columns), columns,
+                  e.x.begin() + static_cast<std::ptrdiff_t>(out * columns));
+      e.y[out] = e.y[i];
+      e.donor[out] = e.donor[i];
+      e.window[out] = e.window[i];
+      e.hash[out] = e.hash[i];
+    }
+    ++out;
+  }
+  e.x.resize(out * columns);
+  e.y.resize(out);
+  e.donor.resize(out);
+  e.window.resize(out);
+  e.hash.resize(out);
 }
 
 // The logloss figure of an evaluation line "[3]\tvalid-logloss:0.41".
@@ -73,6 +102,7 @@ TrainedModel train_model(pqxx::transaction_base& tx, const Target& target, Day a
         as_of - static_cast<Day>((k + 1) * static_cast<std::size_t>(target.horizon_days));
 
   say("features");
+  const auto max_rows = static_cast<std::size_t>(params.max_training_rows);
   Examples train, valid;
   std::vector<float> row(columns);
   for_each_donor(tx, as_of, Shard{}, [&](const DonorHistory& h, const DonorState& state) {
@@ -87,6 +117,11 @@ TrainedModel train_model(pqxx::transaction_base& tx, const Target& target, Day a
       ex.y.push_back(y ? 1.0F : 0.0F);
       ex.donor.push_back(h.donor_id);
       ex.window.push_back(static_cast<int>(k));
+      if (k > 0) {
+        ex.hash.push_back(mix(static_cast<std::uint64_t>(h.donor_id) * 64 + k));
+        // A very large history is sampled as it streams past, so memory stays bounded.
+        if (ex.rows() >= 2 * max_rows) keep_smallest(ex, max_rows, columns);
+      }
       ++windows[k].examples;
       windows[k].positives += y ? 1 : 0;
     }
@@ -107,23 +142,9 @@ TrainedModel train_model(pqxx::transaction_base& tx, const Target& target, Day a
         "The history has only one outcome in a window (everybody or nobody gave): no model can "
         "be learnt from it.");
 
-  // A very large history is sampled, by a hash of donor and window: the same rows every time.
-  if (train.rows() > static_cast<std::size_t>(params.max_training_rows)) {
-    const double keep =
-        static_cast<double>(params.max_training_rows) / static_cast<double>(train.rows());
-    Examples kept;
-    for (std::size_t i = 0; i < train.rows(); ++i) {
-      const auto h = mix(static_cast<std::uint64_t>(train.donor[i]) * 64 +
-                         static_cast<std::uint64_t>(train.window[i]));
-      if (static_cast<double>(h >> 11) / 9007199254740992.0 >= keep) continue;
-      kept.x.insert(kept.x.end(), train.x.begin() + static_cast<std::ptrdiff_t>(i * columns),
-                    train.x.begin() + static_cast<std::ptrdiff_t>((i + 1) * columns));
-      kept.y.push_back(train.y[i]);
-      kept.donor.push_back(train.donor[i]);
-      kept.window.push_back(train.window[i]);
-    }
-    train = std::move(kept);
-  }
+  // A very large history is sampled: the rows with the smallest hashes of donor and window,
+  // the same rows every time.
+  keep_smallest(train, max_rows, columns);
 
   say("training");
   xgb::Matrix dtrain(train.x.data(), train.rows(), columns);

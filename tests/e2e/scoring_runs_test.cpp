@@ -75,6 +75,15 @@ TEST_F(ScoringRunsTest, SameDataSameModelAndLaterDataChangesNothing) {
   EXPECT_EQ(scores_of((*before)["run_id"].GetInt64()), scores_of((*after)["run_id"].GetInt64()));
 }
 
+TEST_F(ScoringRunsTest, ALargeHistoryIsSampledTheSameWayEveryTime) {
+  auto a = train("give_90d", "2026-06-30", R"({"max_training_rows": 1000})");
+  auto b = train("give_90d", "2026-06-30", R"({"max_training_rows": 1000})");
+  ASSERT_STREQ((*a)["status"].GetString(), "ready");
+  EXPECT_GT((*a)["sizes"]["training_examples"].GetInt64(), 1000);
+  EXPECT_EQ((*a)["sizes"]["training_rows_used"].GetInt64(), 1000);
+  EXPECT_STREQ((*a)["model_sha256"].GetString(), (*b)["model_sha256"].GetString());
+}
+
 TEST_F(ScoringRunsTest, ReasonsEqualXGBoostsOwnContributionsAndTheModelRoundTrips) {
   const auto model_id = trained_and_active();
   auto run_doc = run("give_90d", "2026-06-30");
