@@ -1,6 +1,7 @@
-// Streams the behavioural history of every donor out of PostgreSQL in one pass: gifts by COPY
-// ordered by donor (never one query per donor), appeals and recurring commitments beside them,
-// all from one snapshot and only up to a date, so nothing after it can reach a feature.
+// Reads the behavioural history of every donor out of PostgreSQL in one pass: gifts and appeals
+// by COPY of a sequential scan, sorted by donor in memory (never one query per donor), recurring
+// commitments beside them, all from one snapshot and only up to a date, so nothing after it can
+// reach a feature.
 #pragma once
 
 #include <cstdint>
