@@ -251,7 +251,7 @@ inline const std::string kRunList =
     "($2::text IS NULL OR r.status = $2) AND ($3::bigint IS NULL OR r.id < $3) "
     "ORDER BY r.id DESC LIMIT $4";
 
-// $1 run -> status, model_id, decile_bounds
+// $1 run -> status, model_id
 inline constexpr const char* kRunHeader = "SELECT status, model_id FROM scoring.runs WHERE id = $1";
 
 // $1 run, $2 after donor id, $3 limit -> donor_id, source, ref, score, decile, margin,
