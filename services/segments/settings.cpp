@@ -1,0 +1,15 @@
+#include "settings.hpp"
+
+namespace gabe::segments {
+
+config::SettingsTable settings() {
+  using namespace config;
+  return {
+      integer_setting("GABE_SEGMENTS_JOB_SECONDS", 300, 10, 3600,
+                      "seconds a refresh or matching run may take (statement and lease limit)"),
+      integer_setting("GABE_SEGMENTS_FACTS_MAX_AGE", 600, 0, 86400,
+                      "seconds after which the donor rollups are rebuilt even if unchanged"),
+  };
+}
+
+}  // namespace gabe::segments
