@@ -43,12 +43,18 @@ std::string money_text(double cents) {
 
 namespace {
 
+// Rates and ratios in the answer carry six decimals: more would be noise, and every JSON
+// reader keeps six exactly.
+double six_places(double x) {
+  return std::round(x * 1e6) / 1e6;
+}
+
 void group(JsonWriter& w, const char* name, const GroupOutcome& g) {
   w.key(name)
       .begin_object()
       .field("donors", g.donors)
       .field("responders", g.responders)
-      .field("response_rate", response_rate(g))
+      .field("response_rate", six_places(response_rate(g)))
       .field("revenue", format_money(g.revenue_cents))
       .field("revenue_per_donor", money_text(revenue_per_donor_cents(g)))
       .end_object();
@@ -66,15 +72,17 @@ std::string results_json(const std::string& campaign_ref, std::int64_t run_id,
   group(w, "holdout", holdout);
   w.key("uplift")
       .begin_object()
-      .field("response_rate", u.response_rate)
+      .field("response_rate", six_places(u.response_rate))
       .key("ci95")
       .begin_array()
-      .value(u.ci95.first)
-      .value(u.ci95.second)
+      .value(six_places(u.ci95.first))
+      .value(six_places(u.ci95.second))
       .end_array()
       .field("revenue_per_donor", money_text(u.revenue_per_donor_cents))
       .end_object();
-  w.field("cost", format_money(cost_cents)).field("roi", roi(treatment, holdout, cost_cents));
+  auto r = roi(treatment, holdout, cost_cents);
+  if (r) r = six_places(*r);
+  w.field("cost", format_money(cost_cents)).field("roi", r);
   w.end_object();
   return w.take();
 }

@@ -32,7 +32,7 @@ Uplift uplift(const GroupOutcome& treatment, const GroupOutcome& holdout);
 std::optional<double> roi(const GroupOutcome& treatment, const GroupOutcome& holdout,
                           std::int64_t cost_cents);
 
-// The whole answer as JSON.
+// The whole answer as JSON; rates, interval and ROI rounded to six decimals.
 std::string results_json(const std::string& campaign_ref, std::int64_t run_id,
                          const GroupOutcome& treatment, const GroupOutcome& holdout,
                          std::int64_t cost_cents);
