@@ -181,4 +181,4 @@ INSERT INTO segments.segments (name, description, rule, builtin, created_by) VAL
 
 -- Memberships and assignments join the platform's erase and export steps.
 INSERT INTO gabe.privacy_steps (schema_name, position, erase_function, export_function)
-VALUES ('segments', 500, 'erase_donor_data', 'export_donor_data');
+VALUES ('segments', 450, 'erase_donor_data', 'export_donor_data');

@@ -61,18 +61,19 @@ inline constexpr const char* kStartRefresh =
 inline std::string refresh_statement(const std::string& member_query) {
   return "WITH target AS MATERIALIZED (" + member_query + R"sql(),
 removed AS (
-  UPDATE segments.memberships m SET removed_in = $3
-  WHERE m.segment_id = $2 AND m.removed_in IS NULL
+  UPDATE segments.memberships m SET removed_in = $3::bigint
+  WHERE m.segment_id = $2::bigint AND m.removed_in IS NULL
     AND NOT EXISTS (SELECT 1 FROM target t WHERE t.donor_id = m.donor_id)
   RETURNING 1
 ), added AS (
   INSERT INTO segments.memberships (segment_id, donor_id, added_in)
-  SELECT $2, t.donor_id FROM target t
+  SELECT $2::bigint, t.donor_id, $3::bigint FROM target t
   WHERE NOT EXISTS (SELECT 1 FROM segments.memberships m
                     WHERE m.segment_id = $2 AND m.removed_in IS NULL AND m.donor_id = t.donor_id)
   RETURNING 1
 )
-SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM added), (SELECT count(*) FROM removed))sql";
+SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM added),
+       (SELECT count(*) FROM removed))sql";
 }
 
 // $1 refresh, $2 members, $3 added, $4 removed, $5 duration ms, $6 segment.

@@ -516,7 +516,10 @@ std::string member_query(const CompiledRule& rule, std::string_view values_param
            alias + ".target = ((" + std::string(values_param) + "::text[])[" +
            std::to_string(rule.values.size() + i + 1) + "])";
   }
-  sql += " WHERE d.erased_at IS NULL AND d.merged_into IS NULL AND NOT d.is_placeholder AND " +
+  // The array is named even when the rule binds nothing, so that its type is always known.
+  sql += " WHERE (" + std::string(values_param) +
+         "::text[]) IS NOT NULL AND d.erased_at IS NULL AND d.merged_into IS NULL AND NOT "
+         "d.is_placeholder AND " +
          rule.predicate;
   return sql;
 }

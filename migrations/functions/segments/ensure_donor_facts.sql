@@ -6,7 +6,8 @@
 --
 -- Rollups count completed gifts received on or before the day; "365d" means received on or
 -- after the day - 364. RFM quintiles rank donors with at least one completed gift:
--- ceil(5 * cume_dist()), so that equal values share a quintile and 5 is the best.
+-- ceil(5 * cume_dist()), so that equal values share a quintile and 5 is the best (rounded to
+-- 9 places first: 5 * 0.6 is 3.0000000000000004 in floating point, and 3/5 is quintile 3).
 CREATE OR REPLACE FUNCTION segments.ensure_donor_facts(p_max_age_seconds integer DEFAULT 600,
                                                        p_force boolean DEFAULT false)
 RETURNS TABLE (as_of date, rebuilt boolean) LANGUAGE plpgsql AS $$
@@ -67,12 +68,12 @@ BEGIN
   SELECT f.donor_id, f.gift_count, f.gift_count_365d, f.total, f.total_365d, f.largest,
          f.last_amount, f.first_on, f.last_on, v_today - f.last_on, v_today - f.first_on,
          f.recurring_active, f.monthly,
-         CASE WHEN f.gift_count > 0 THEN ceil(5 * cume_dist() OVER (
-           PARTITION BY f.gift_count > 0 ORDER BY f.last_on))::smallint END,
-         CASE WHEN f.gift_count > 0 THEN ceil(5 * cume_dist() OVER (
-           PARTITION BY f.gift_count > 0 ORDER BY f.gift_count))::smallint END,
-         CASE WHEN f.gift_count > 0 THEN ceil(5 * cume_dist() OVER (
-           PARTITION BY f.gift_count > 0 ORDER BY f.total))::smallint END
+         CASE WHEN f.gift_count > 0 THEN ceil(round((5 * cume_dist() OVER (
+           PARTITION BY f.gift_count > 0 ORDER BY f.last_on))::numeric, 9))::smallint END,
+         CASE WHEN f.gift_count > 0 THEN ceil(round((5 * cume_dist() OVER (
+           PARTITION BY f.gift_count > 0 ORDER BY f.gift_count))::numeric, 9))::smallint END,
+         CASE WHEN f.gift_count > 0 THEN ceil(round((5 * cume_dist() OVER (
+           PARTITION BY f.gift_count > 0 ORDER BY f.total))::numeric, 9))::smallint END
   FROM f JOIN donor.donors d ON d.id = f.donor_id
   WHERE d.erased_at IS NULL AND d.merged_into IS NULL;
   GET DIAGNOSTICS v_rows = ROW_COUNT;
