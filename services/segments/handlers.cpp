@@ -70,6 +70,12 @@ http::Response csv_response(std::string body, const std::string& filename) {
   return r;
 }
 
+// A text column that may be NULL (libpqxx 6.4's optional conversion throws on NULL).
+std::optional<std::string> text_or_null(const pqxx::field& f) {
+  if (f.is_null()) return std::nullopt;
+  return std::string(f.c_str());
+}
+
 const JsonValue& body_object(const http::Request& req, rapidjson::Document& doc) {
   req.require_json();
   auto parsed = parse_json(req.body);
@@ -608,7 +614,7 @@ class SegmentsApi {
         w.begin_object()
             .field("donor_id", row[1].as<std::int64_t>())
             .field("source", row[2].c_str())
-            .field("ref", row[3].as<std::optional<std::string>>())
+            .field("ref", text_or_null(row[3]))
             .field("campaign_ref", row[4].c_str())
             .field("group", row[5].c_str())
             .field("expected_value", row[6].c_str())
@@ -748,7 +754,7 @@ class SegmentsApi {
       if (col.index == 0) {
         w.field(col.name, f.as<std::int64_t>());
       } else {
-        w.field(col.name, f.as<std::optional<std::string>>());
+        w.field(col.name, text_or_null(f));
       }
     }
     w.end_object();
