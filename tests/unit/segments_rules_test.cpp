@@ -4,9 +4,11 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <map>
 #include <random>
 #include <set>
+#include <sstream>
 
 #include "csv.hpp"
 #include "gabe/features.hpp"
@@ -14,6 +16,7 @@
 #include "matching.hpp"
 #include "results.hpp"
 #include "rules.hpp"
+#include "settings.hpp"
 
 namespace gabe::segments {
 namespace {
@@ -311,6 +314,26 @@ TEST(SegmentCsv, QuotesOnlyWhatNeedsIt) {
   out += ',';
   append_csv_field(out, "line\r\nbreak");
   EXPECT_EQ(out, "plain,\"Müller, Anna\",\"say \"\"hi\"\"\",\"line\r\nbreak\"");
+}
+
+TEST(SegmentSettings, ArchitectureAndSegmentsDocsListEverySettingWithDefaultAndRange) {
+  for (const char* doc_name : {"architecture.md", "segments.md"}) {
+    std::ifstream in(std::string(GABE_SOURCE_DIR) + "/docs/" + doc_name);
+    ASSERT_TRUE(in) << doc_name;
+    std::stringstream doc;
+    doc << in.rdbuf();
+    const auto text = doc.str();
+    for (const auto& s : settings()) {
+      const auto row = text.find("| `" + s.name + "` | " + s.default_value + " |");
+      ASSERT_NE(row, std::string::npos)
+          << s.name << " with its default is missing from " << doc_name;
+      if (std::string(doc_name) == "architecture.md") {
+        const auto line = text.substr(row, text.find('\n', row) - row);
+        EXPECT_NE(line.find(std::to_string(s.min) + "–" + std::to_string(s.max)), std::string::npos)
+            << s.name << ": the range is not " << s.allowed();
+      }
+    }
+  }
 }
 
 }  // namespace
