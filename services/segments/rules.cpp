@@ -512,9 +512,10 @@ std::string member_query(const CompiledRule& rule, std::string_view values_param
   // The targets follow the rule's values in the bound array.
   for (std::size_t i = 0; i < rule.score_targets.size(); ++i) {
     const auto alias = "s" + std::to_string(i + 1);
-    sql += " LEFT JOIN scoring.current_scores " + alias + " ON " + alias + ".donor_id = d.id AND " +
-           alias + ".target = ((" + std::string(values_param) + "::text[])[" +
-           std::to_string(rule.values.size() + i + 1) + "])";
+    sql.append(" LEFT JOIN scoring.current_scores ").append(alias).append(" ON ");
+    sql.append(alias).append(".donor_id = d.id AND ").append(alias).append(".target = ((");
+    sql.append(values_param).append("::text[])[");
+    sql.append(std::to_string(rule.values.size() + i + 1)).append("])");
   }
   // The array is named even when the rule binds nothing, so that its type is always known.
   sql += " WHERE (" + std::string(values_param) +
