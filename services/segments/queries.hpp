@@ -57,19 +57,26 @@ inline constexpr const char* kStartRefresh =
     "RETURNING id";
 
 // The set-based refresh of one segment in one statement, around a compiled member query whose
-// values are $1: $2 segment, $3 refresh id -> (members, added, removed).
+// values are $1: $2 segment, $3 refresh id -> (members, added, removed). The difference of the
+// new and the current members is one full join, which PostgreSQL can only run as a hash or
+// merge join: no plan compares every member with every other.
 inline std::string refresh_statement(const std::string& member_query) {
   return "WITH target AS MATERIALIZED (" + member_query + R"sql(),
-removed AS (
+diff AS MATERIALIZED (
+  SELECT t.donor_id AS joins, c.donor_id AS leaves
+  FROM target t
+  FULL JOIN (SELECT m.donor_id FROM segments.memberships m
+             WHERE m.segment_id = $2::bigint AND m.removed_in IS NULL) c
+    ON c.donor_id = t.donor_id
+  WHERE t.donor_id IS NULL OR c.donor_id IS NULL
+), removed AS (
   UPDATE segments.memberships m SET removed_in = $3::bigint
-  WHERE m.segment_id = $2::bigint AND m.removed_in IS NULL
-    AND NOT EXISTS (SELECT 1 FROM target t WHERE t.donor_id = m.donor_id)
+  FROM diff
+  WHERE m.segment_id = $2::bigint AND m.removed_in IS NULL AND m.donor_id = diff.leaves
   RETURNING 1
 ), added AS (
   INSERT INTO segments.memberships (segment_id, donor_id, added_in)
-  SELECT $2::bigint, t.donor_id, $3::bigint FROM target t
-  WHERE NOT EXISTS (SELECT 1 FROM segments.memberships m
-                    WHERE m.segment_id = $2 AND m.removed_in IS NULL AND m.donor_id = t.donor_id)
+  SELECT $2::bigint, diff.joins, $3::bigint FROM diff WHERE diff.joins IS NOT NULL
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM target), (SELECT count(*) FROM added),
