@@ -11,6 +11,7 @@
 #   G  POST /v1/import when most donors are new: N2 gifts from N2/6 refs that Gabe has never seen
 #   H  the ceiling for G: the same inbox and gift rows plus one donor row and one ref row per new
 #      ref, \copy'd straight in
+#   then bench/segments_bench.sh (segment refresh and matching over 1,000,000 donors)
 # prints the table and writes it to docs/benchmarks.md. Everything it starts is stopped and its
 # temporary directory removed on exit, also on error or Ctrl-C.
 #
@@ -587,6 +588,10 @@ Shorter runs for a quick look: \`GABE_BENCH_SECONDS=5 GABE_BENCH_DOCS=- bench/ru
 EOF
   log "wrote $DOCS"
 fi
+
+# Segments (issue 9): refresh and matching over 1,000,000 donors, on a cluster of its own;
+# appends its section to $DOCS.
+"$ROOT/bench/segments_bench.sh" "$BIN" || { echo "run_bench: the segments benchmark failed" >&2; exit 1; }
 
 if [ "$HOOK_VALID" != 1 ] || [ "$IMPORT_VALID" != 1 ]; then
   echo "run_bench: the measurement is invalid (errors above)" >&2
