@@ -5,8 +5,12 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <random>
+#include <thread>
+#include <typeinfo>
 
 #include "csv.hpp"
 #include "gabe/json.hpp"
@@ -228,6 +232,15 @@ MatchRequest read_match_request(const http::Request& req) {
   return m;
 }
 
+struct RefreshResult {
+  std::int64_t refresh_id = 0;
+  std::int64_t members = 0;
+  std::int64_t added = 0;
+  std::int64_t removed = 0;
+  std::int64_t duration_ms = 0;
+  std::string facts_as_of;
+};
+
 class SegmentsApi {
  public:
   explicit SegmentsApi(ServiceContext& ctx)
@@ -250,7 +263,21 @@ class SegmentsApi {
                                              {0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300})),
         exported_rows_(ctx.metrics.counter("gabe_segments_exported_rows_total",
                                            "Rows exported, by kind (segment, matching) and format",
-                                           {"kind", "format"})) {}
+                                           {"kind", "format"})),
+        refresh_interval_(ctx.settings.integer("GABE_SEGMENTS_REFRESH_INTERVAL")) {
+    if (refresh_interval_ > 0) scheduler_ = std::thread([this] { refresh_builtins_loop(); });
+  }
+
+  ~SegmentsApi() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    wake_.notify_all();
+    if (scheduler_.joinable()) scheduler_.join();
+  }
+  SegmentsApi(const SegmentsApi&) = delete;
+  SegmentsApi& operator=(const SegmentsApi&) = delete;
 
   // --- segments ---
 
@@ -318,39 +345,16 @@ class SegmentsApi {
   }
 
   http::Response refresh(http::Request& req) {
-    const auto id = parse_id(req.param("id"));
-    const auto start = Clock::now();
+    const auto r = refresh_segment(parse_id(req.param("id")), req.actor);
     JsonWriter w;
-    jobs_.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      auto seg = tx.exec_params(sql::kLockSegment, id);
-      if (seg.empty()) throw not_found("No such segment.");
-      const auto doc = parse_json(seg[0][1].c_str());
-      const auto rule = compile_rule(*doc);
-      auto facts = tx.exec_params(sql::kEnsureFacts, facts_max_age_);
-      const std::string as_of = facts[0][0].c_str();
-      const auto refresh_id =
-          tx.exec_params(sql::kStartRefresh, id, req.actor, as_of)[0][0].as<std::int64_t>();
-      db::ArrayLiteral values;
-      for (const auto& v : rule.bound_values()) values.add(v);
-      auto counts = tx.exec_params(sql::refresh_statement(member_query(rule)), values.take(), id,
-                                   refresh_id)[0];
-      const auto members = counts[0].as<std::int64_t>();
-      const auto added = counts[1].as<std::int64_t>();
-      const auto removed = counts[2].as<std::int64_t>();
-      const auto ms = elapsed_ms(start);
-      tx.exec_params(sql::kFinishRefresh, refresh_id, members, added, removed, ms, id);
-      tx.commit();
-      w.begin_object()
-          .field("members", members)
-          .field("added", added)
-          .field("removed", removed)
-          .field("duration_ms", ms)
-          .field("refresh_id", refresh_id)
-          .field("facts_as_of", as_of)
-          .end_object();
-    });
-    refresh_seconds_.observe({}, static_cast<double>(elapsed_ms(start)) / 1000.0);
+    w.begin_object()
+        .field("members", r.members)
+        .field("added", r.added)
+        .field("removed", r.removed)
+        .field("duration_ms", r.duration_ms)
+        .field("refresh_id", r.refresh_id)
+        .field("facts_as_of", r.facts_as_of)
+        .end_object();
     return http::json_response(200, w.take());
   }
 
@@ -694,6 +698,73 @@ class SegmentsApi {
   }
 
  private:
+  // One refresh, in one transaction on the job pool: rollups made fresh, membership replaced,
+  // the refresh recorded in the segment's history.
+  RefreshResult refresh_segment(std::int64_t id, const std::string& actor) {
+    const auto start = Clock::now();
+    RefreshResult r;
+    jobs_.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      auto seg = tx.exec_params(sql::kLockSegment, id);
+      if (seg.empty()) throw not_found("No such segment.");
+      const auto doc = parse_json(seg[0][1].c_str());
+      const auto rule = compile_rule(*doc);
+      r.facts_as_of = tx.exec_params(sql::kEnsureFacts, facts_max_age_)[0][0].c_str();
+      r.refresh_id =
+          tx.exec_params(sql::kStartRefresh, id, actor, r.facts_as_of)[0][0].as<std::int64_t>();
+      db::ArrayLiteral values;
+      for (const auto& v : rule.bound_values()) values.add(v);
+      auto counts = tx.exec_params(sql::refresh_statement(member_query(rule)), values.take(), id,
+                                   r.refresh_id)[0];
+      r.members = counts[0].as<std::int64_t>();
+      r.added = counts[1].as<std::int64_t>();
+      r.removed = counts[2].as<std::int64_t>();
+      r.duration_ms = elapsed_ms(start);
+      tx.exec_params(sql::kFinishRefresh, r.refresh_id, r.members, r.added, r.removed,
+                     r.duration_ms, id);
+      tx.commit();
+    });
+    refresh_seconds_.observe({}, static_cast<double>(elapsed_ms(start)) / 1000.0);
+    return r;
+  }
+
+  // Keeps the built-in segments fresh: every GABE_SEGMENTS_REFRESH_INTERVAL seconds, the first
+  // time one interval after start. A failure is logged and tried again next time.
+  void refresh_builtins_loop() {
+    std::unique_lock lock(mutex_);
+    while (!wake_.wait_for(lock, std::chrono::seconds(refresh_interval_),
+                           [this] { return stopping_; })) {
+      lock.unlock();
+      const auto start = Clock::now();
+      std::int64_t refreshed = 0;
+      try {
+        const auto ids = jobs_.run([](pqxx::connection& c) {
+          pqxx::nontransaction tx(c);
+          std::vector<std::int64_t> out;
+          for (const auto& row : tx.exec(sql::kBuiltinIds))
+            out.push_back(row[0].as<std::int64_t>());
+          return out;
+        });
+        for (auto id : ids) {
+          if (stop_requested()) break;
+          refresh_segment(id, "scheduler");
+          ++refreshed;
+        }
+        log::info("built-in segments refreshed",
+                  {{"segments", refreshed}, {"duration_ms", elapsed_ms(start)}});
+      } catch (const std::exception& e) {
+        log::warn("built-in segment refresh failed",
+                  {{"refreshed", refreshed}, {"kind", typeid(e).name()}});
+      }
+      lock.lock();
+    }
+  }
+
+  bool stop_requested() {
+    std::lock_guard lock(mutex_);
+    return stopping_;
+  }
+
   static std::string type_name(FeatureType t) {
     switch (t) {
       case FeatureType::number:
@@ -768,6 +839,11 @@ class SegmentsApi {
   Histogram refresh_seconds_;
   Histogram match_seconds_;
   Counter exported_rows_;
+  long refresh_interval_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread scheduler_;  // last: started once everything it uses exists
 };
 
 }  // namespace

@@ -285,5 +285,28 @@ TEST_F(SegmentsApi, TheServiceRoleHasOnlyWhatItNeeds) {
   EXPECT_EQ(as_role("gabe_scoring", "SELECT 1 FROM segments.memberships"), "42501");
 }
 
+class SegmentsScheduler : public SegmentsTest {
+ protected:
+  SegmentsScheduler() { settings_["GABE_SEGMENTS_REFRESH_INTERVAL"] = "1"; }
+  void prepare_database() override {
+    SegmentsTest::prepare_database();
+    seed_donors(60, 8);  // before the service starts, so that its first refresh sees them
+  }
+};
+
+TEST_F(SegmentsScheduler, KeepsTheBuiltinSegmentsFresh) {
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return sql("SELECT count(*) FROM segments.segments WHERE builtin AND refreshed_at IS NOT "
+                   "NULL") == "21";
+      },
+      std::chrono::seconds(30)));
+  EXPECT_EQ(sql("SELECT DISTINCT actor FROM segments.refreshes"), "scheduler");
+  const auto lapsed = std::stoll(sql("SELECT id FROM segments.segments WHERE name = 'lapsed'"));
+  EXPECT_EQ(members(lapsed), expected([](auto&, auto& f) {
+              return f.last_days_ago && *f.last_days_ago >= 365 && *f.last_days_ago <= 729;
+            }));
+}
+
 }  // namespace
 }  // namespace gabe::test
