@@ -77,6 +77,15 @@ TEST_F(SegmentsApi, CrudWithRolesAndConflicts) {
   ASSERT_EQ(list.status, 200);
   EXPECT_EQ((*json(list))["items"].Size(), 22u);
 
+  // The fields a rule may name, for rule editors.
+  auto fields = call("GET", "/v1/segments/fields", "", viewer_token_);
+  ASSERT_EQ(fields.status, 200) << fields.body;
+  std::set<std::string> names;
+  for (const auto& f : (*json(fields))["items"].GetArray()) names.insert(f["name"].GetString());
+  for (const char* name : {"gift_count", "tags", "rfm_r", "days_since_first_gift", "score.<target>"})
+    EXPECT_EQ(names.count(name), 1u) << name;
+  EXPECT_EQ(names.count("gender"), 0u);
+
   // Roles: viewers read, fundraisers write; no token, no answer.
   EXPECT_EQ(
       call("POST", "/v1/segments", R"({"name": "v", "rule": {"all": []}})", viewer_token_).status,
