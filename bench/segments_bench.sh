@@ -80,7 +80,7 @@ SELECT i, 'post', i % 5 <> 0, now(), 'bench' FROM generate_series(1, :n) i;
 INSERT INTO donor.consents (donor_id, channel, granted, at, source)
 SELECT i, 'email', true, now(), 'bench' FROM generate_series(1, :n) i WHERE i % 3 = 0;
 INSERT INTO scoring.current_scores (target, donor_id, score, decile, model_id, run_id, scored_at)
-SELECT 'give_90d', i, ((i * 7919) % 1000) / 1000.0, 10 - ((i * 7919) % 1000) / 100, 1, 1, now()
+SELECT 'give_90d', i, ((i::bigint * 7919) % 1000) / 1000.0, 10 - ((i::bigint * 7919) % 1000) / 100, 1, 1, now()
 FROM generate_series(1, :n) i;
 INSERT INTO donor.appeals (source, campaign_ref, donor_id, sent_on)
 SELECT 'bench', 'summer', i, (now() AT TIME ZONE 'Europe/Berlin')::date - 20
