@@ -116,6 +116,7 @@ log "S1: the hand-written INSERT ... SELECT"
 psql -X -q "$URL" -c "CHECKPOINT" -c "CREATE TABLE ref_members (donor_id bigint PRIMARY KEY)"
 T0=$(now_ns)
 psql -X -q -v ON_ERROR_STOP=1 "$URL" <<'SQL'
+SET work_mem = '256MB';  -- as gabe-segments sets on its job connections
 INSERT INTO ref_members (donor_id)
 SELECT d.id
 FROM donor.donors d
@@ -193,7 +194,8 @@ $TABLE
 
 The rule: gave at least 50.00 € in the last 365 days, last gift at most 120 days ago, a
 \`give_90d\` score of at least 0.3, post consent, country DE or AT. The reference computes the
-same members from \`donor.gifts\` in one statement; the refresh with stale rollups rebuilds
+same members from \`donor.gifts\` in one statement, with the same \`work_mem\` (256 MB) as the
+service's job connections; the refresh with stale rollups rebuilds
 \`segments.donor_facts\` for every donor (all rollups and RFM quintiles, not only the two the
 rule needs) and then writes the membership with its history. Matching: 5 campaigns
 (capacities 150,000 / 150,000 / 100,000 / 100,000 / 50,000; post and e-mail), one ask per

@@ -250,11 +250,17 @@ class SegmentsApi {
         // Refreshes, matching runs and whole-list exports of a million donors take longer
         // than the pool's 8 s per request: they run on a small pool of their own with
         // GABE_SEGMENTS_JOB_SECONDS as the limit.
-        jobs_(ctx.settings.text("GABE_DATABASE_URL"), 4, {},
-              db::Limits{std::chrono::milliseconds(2000),
-                         std::chrono::milliseconds(job_seconds_ * 1000),
-                         std::chrono::milliseconds(job_seconds_ * 1000),
-                         std::chrono::milliseconds(job_seconds_ * 1000 + 2000)}),
+        // Their sorts and hashes span every donor: a larger work_mem keeps them in memory.
+        jobs_(
+            ctx.settings.text("GABE_DATABASE_URL"), 4,
+            [mb = ctx.settings.integer("GABE_SEGMENTS_JOB_WORK_MEM_MB")](pqxx::connection& c) {
+              pqxx::nontransaction tx(c);
+              tx.exec("SET work_mem = '" + std::to_string(mb) + "MB'");
+            },
+            db::Limits{std::chrono::milliseconds(2000),
+                       std::chrono::milliseconds(job_seconds_ * 1000),
+                       std::chrono::milliseconds(job_seconds_ * 1000),
+                       std::chrono::milliseconds(job_seconds_ * 1000 + 2000)}),
         refresh_seconds_(ctx.metrics.histogram("gabe_segments_refresh_duration_seconds",
                                                "Duration of segment refreshes", {},
                                                {0.01, 0.05, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 300})),
