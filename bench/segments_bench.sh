@@ -112,6 +112,7 @@ RULE='{"all": [{"field": "gift_amount_365d", "op": ">=", "value": "50.00"},
                {"consent": "post"},
                {"field": "country", "op": "in", "value": ["DE", "AT"]}]}'
 
+LOADAVG=$(cut -d' ' -f1-3 /proc/loadavg)
 log "S1: the hand-written INSERT ... SELECT"
 psql -X -q "$URL" -c "CHECKPOINT" -c "CREATE TABLE ref_members (donor_id bigint PRIMARY KEY)"
 T0=$(now_ns)
@@ -188,7 +189,8 @@ if [ "$DOCS" != "-" ]; then
 ## Segments
 
 Written by bench/segments_bench.sh ($(date -u +%Y-%m-%dT%H:%MZ), PostgreSQL $PG_VERSION, its own
-private cluster as above; the donor base written with SQL in $LOAD_S s):
+private cluster as above; the donor base written with SQL in $LOAD_S s; load average before
+the measured phases $LOADAVG, afterwards $(cut -d' ' -f1-3 /proc/loadavg), on $(nproc) cores):
 
 $TABLE
 
