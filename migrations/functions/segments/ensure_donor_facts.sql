@@ -37,9 +37,11 @@ BEGIN
            COALESCE(sum(gi.amount_cents) FILTER (WHERE gi.received_on >= v_today - 364), 0)::bigint
              AS total_365d,
            max(gi.amount_cents) AS largest,
-           -- the latest gift's amount (latest by day, then by id) without sorting each group
-           (max(ARRAY[(gi.received_on - DATE '1900-01-01')::bigint, gi.id, gi.amount_cents]))[3]
-             AS last_amount,
+           -- the latest gift's amount without sorting each group: day and amount packed into
+           -- one bigint (days since 1900 x 10^12 + cents; amounts stay below 10^12 cents), so
+           -- of two gifts on the latest day the larger counts
+           max((gi.received_on - DATE '1900-01-01')::bigint * 1000000000000 + gi.amount_cents)
+             % 1000000000000 AS last_amount,
            min(gi.received_on) AS first_on,
            max(gi.received_on) AS last_on
     FROM donor.gifts gi
