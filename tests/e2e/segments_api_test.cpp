@@ -82,7 +82,8 @@ TEST_F(SegmentsApi, CrudWithRolesAndConflicts) {
   ASSERT_EQ(fields.status, 200) << fields.body;
   std::set<std::string> names;
   for (const auto& f : (*json(fields))["items"].GetArray()) names.insert(f["name"].GetString());
-  for (const char* name : {"gift_count", "tags", "rfm_r", "days_since_first_gift", "score.<target>"})
+  for (const char* name :
+       {"gift_count", "tags", "rfm_r", "days_since_first_gift", "score.<target>"})
     EXPECT_EQ(names.count(name), 1u) << name;
   EXPECT_EQ(names.count("gender"), 0u);
 
