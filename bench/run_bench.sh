@@ -16,6 +16,7 @@
 #      of the same records as canonical NDJSON (reference, same run)
 #   T  gabe_trees (the scoring service's predict and exact reasons) against XGBoost 1.7 itself on
 #      the same models and rows (gabe-trees-bench; no database)
+#   then bench/segments_bench.sh (segment refresh and matching over 1,000,000 donors)
 # prints the table and writes it to docs/benchmarks.md. Everything it starts is stopped and its
 # temporary directory removed on exit, also on error or Ctrl-C.
 #
@@ -746,6 +747,10 @@ open(path, "w").write(text)
 PY
   log "wrote the CiviCRM pull section of $DOCS"
 fi
+
+# Segments (issue 9): refresh and matching over 1,000,000 donors, on a cluster of its own;
+# appends its section to $DOCS.
+[ "$ONLY" = civicrm ] || "$ROOT/bench/segments_bench.sh" "$BIN" || { echo "run_bench: the segments benchmark failed" >&2; exit 1; }
 
 if [ "$ONLY" != civicrm ] && { [ "$HOOK_VALID" != 1 ] || [ "$IMPORT_VALID" != 1 ]; }; then
   echo "run_bench: the measurement is invalid (errors above)" >&2

@@ -92,7 +92,14 @@ demo_step() {
             -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8081/v1/import >"$STATE/logs/demo-import.json"
       fi
       ;;
-    *) ;;  # scoring, segments, grants: see above
+    segments)
+      log "refreshing the built-in segments"
+      for id in $(psql -q "$ADMIN_URL" -tAc "SELECT id FROM segments.segments WHERE builtin ORDER BY id"); do
+        curl -fsS -X POST -H "Authorization: Bearer $TOKEN" \
+          "http://127.0.0.1:8083/v1/segments/$id/refresh" >/dev/null
+      done
+      ;;
+    *) ;;  # scoring, grants: see above
   esac
 }
 for svc in "${started[@]}"; do demo_step "$svc"; done
