@@ -159,6 +159,19 @@ TEST_F(GrantsApi, HostileInputIsAClear4xxAndChangesNothing) {
     auto r = call("PATCH", target, body);
     EXPECT_EQ(r.status, 422) << body << " " << r.body;
   }
+  // Oversize and absurd bodies: over the body limit 413, deep nesting 400, a field over its
+  // length 422.
+  EXPECT_EQ(call("POST", "/v1/funders",
+                 R"({"name": "x", "kind": "eu", "notes": ")" + std::string(2 << 20, 'a') + "\"}")
+                .status,
+            413);
+  EXPECT_EQ(call("POST", "/v1/funders", std::string(10000, '[') + std::string(10000, ']')).status,
+            400);
+  EXPECT_EQ(call("POST", "/v1/funders",
+                 R"({"name": "x", "kind": "eu", "notes": ")" + std::string(5001, 'a') + "\"}")
+                .status,
+            422);
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.funders"), "1");  // make_grant's only
   // Unknown fields are named, not ignored, everywhere a body is read.
   auto typo = call("POST", "/v1/funders", R"({"name": "x", "kind": "eu", "webiste": "x"})");
   EXPECT_EQ(typo.status, 422);
