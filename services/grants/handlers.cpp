@@ -4,6 +4,7 @@
 // answers the stored state.
 #include "handlers.hpp"
 
+#include <algorithm>
 #include <memory>
 
 #include "calendar.hpp"
@@ -35,6 +36,25 @@ std::unique_ptr<rapidjson::Document> body_object(const http::Request& req) {
   auto doc = parse_json(req.body);
   if (!doc->IsObject()) throw unprocessable("The body must be a JSON object.");
   return doc;
+}
+
+// At most `max` bytes of `text`, not cutting a UTF-8 character.
+std::string_view utf8_prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  while (max > 0 && (static_cast<unsigned char>(text[max]) & 0xC0U) == 0x80U) --max;
+  return text.substr(0, max);
+}
+
+// An error for every member of `o` that is not one of `known`: a misspelt field ("ownr") is
+// refused rather than silently ignored.
+void refuse_unknown(FieldReader& r, const JsonValue& o,
+                    std::initializer_list<std::string_view> known) {
+  for (auto it = o.MemberBegin(); it != o.MemberEnd(); ++it) {
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    if (std::find(known.begin(), known.end(), name) == known.end()) {
+      r.add_error(utf8_prefix(name, 100), "is not a field of this request");
+    }
+  }
 }
 
 bool present(const JsonValue& o, std::string_view key) {
@@ -142,6 +162,17 @@ std::optional<std::int64_t> int_or_null(const pqxx::field& f) {
   return f.as<std::int64_t>();
 }
 
+// The optional body of complete and reopen: {"occurrence": N}, or nothing.
+std::optional<std::int64_t> occurrence_in(const http::Request& req) {
+  if (req.body.empty()) return std::nullopt;
+  auto doc = body_object(req);
+  FieldReader r(*doc);
+  refuse_unknown(r, *doc, {"occurrence"});
+  auto occurrence = r.integer("occurrence", false, 1, kMaxOccurrences);
+  r.throw_if_errors();
+  return occurrence;
+}
+
 http::Response deleted(std::int64_t id) {
   JsonWriter w;
   w.begin_object().field("id", id).field("deleted", true).end_object();
@@ -157,6 +188,7 @@ struct Funder {
   OptText notes;
 
   void read(FieldReader& r, const JsonValue& o, bool create) {
+    refuse_unknown(r, o, {"name", "kind", "website", "notes"});
     apply_text(r, o, "name", name, kNameBytes, false, create);
     apply_choice(r, o, "kind", kind, funder_kinds(), create);
     apply_text(r, o, "website", website, 500, true);
@@ -197,6 +229,10 @@ struct Grant {
   }
 
   void read(FieldReader& r, const JsonValue& o, bool create) {
+    refuse_unknown(
+        r, o,
+        {"funder_id", "title", "programme", "status", "amount_requested", "amount_awarded",
+         "amount_received", "owner", "period_start", "period_end", "notes"});
     apply(r, o, "funder_id", funder_id, false, create,
           [&] { return r.integer("funder_id", false, 1, INT64_MAX); });
     apply_text(r, o, "title", title, 300, false, create);
@@ -262,6 +298,8 @@ struct Deadline {
   OptText until;
 
   void read(FieldReader& r, const JsonValue& o, bool create) {
+    refuse_unknown(r, o,
+                   {"kind", "due_at", "due_on", "internal_due_on", "owner", "notes", "recurrence"});
     apply_choice(r, o, "kind", kind, deadline_kinds(), create);
     const bool has_at = present(o, "due_at");
     const bool has_on = present(o, "due_on");
@@ -285,6 +323,7 @@ struct Deadline {
     } else if (present(o, "recurrence")) {
       if (const JsonValue* rec = r.object("recurrence")) {
         FieldReader rr(*rec, "recurrence.");
+        refuse_unknown(rr, *rec, {"every_months", "until"});
         every_months = rr.integer("every_months", true, 1, 120);
         until = rr.date("until", true);
         for (const auto& e : rr.errors()) r.add_error(e.field, e.message);
@@ -678,13 +717,7 @@ class GrantsApi {
 
   http::Response complete_deadline(http::Request& req) {
     const auto id = parse_id(req.param("id"));
-    std::optional<std::int64_t> occurrence;
-    if (!req.body.empty()) {
-      auto doc = body_object(req);
-      FieldReader r(*doc);
-      occurrence = r.integer("occurrence", false, 1, kMaxOccurrences);
-      r.throw_if_errors();
-    }
+    const auto occurrence = occurrence_in(req);
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       if (tx.exec_params(sql::kLockDeadline, id).empty()) throw not_found("No such deadline.");
@@ -706,6 +739,34 @@ class GrantsApi {
         record_audit(tx, ctx_.service, req.actor, "deadline.complete", entity("deadline", id),
                      w.take());
       }
+      std::string json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
+      tx.commit();
+      return http::json_response(200, json);
+    });
+  }
+
+  // Undoes a completion: the given occurrence, or the one completed last, is open (or overdue)
+  // again, in the feed with a new SEQUENCE, and its reminders resume where they stood.
+  http::Response reopen_deadline(http::Request& req) {
+    const auto id = parse_id(req.param("id"));
+    const auto occurrence = occurrence_in(req);
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      if (tx.exec_params(sql::kLockDeadline, id).empty()) throw not_found("No such deadline.");
+      auto rows = tx.exec_params(sql::kDeleteCompletion, id, occurrence);
+      if (!rows.empty()) {
+        tx.exec_params(sql::kBumpRevision, id);
+        JsonWriter w;
+        w.begin_object().field("occurrence", rows[0][0].as<int>()).end_object();
+        record_audit(tx, ctx_.service, req.actor, "deadline.reopen", entity("deadline", id),
+                     w.take());
+      } else if (!occurrence) {
+        throw conflict("No occurrence of this deadline is done.");
+      } else if (tx.exec_params(sql::kOccurrenceToComplete, id, occurrence).empty()) {
+        throw unprocessable("The deadline has no such occurrence.",
+                            {{"occurrence", "is not an occurrence of this deadline"}});
+      }
+      // Reopening an occurrence that is not done changes nothing and is answered the same.
       std::string json = tx.exec_params(sql::kDeadlineJson, id)[0][0].c_str();
       tx.commit();
       return http::json_response(200, json);
@@ -816,6 +877,7 @@ void register_routes(ServiceContext& ctx) {
   route(M::patch, "/v1/deadlines/{id}", Role::fundraiser, &GrantsApi::patch_deadline);
   route(M::del, "/v1/deadlines/{id}", Role::fundraiser, &GrantsApi::delete_deadline);
   route(M::post, "/v1/deadlines/{id}/complete", Role::fundraiser, &GrantsApi::complete_deadline);
+  route(M::post, "/v1/deadlines/{id}/reopen", Role::fundraiser, &GrantsApi::reopen_deadline);
   // The token may come as ?token=, so the route checks it itself.
   r.add(M::get, "/v1/calendar.ics", std::nullopt,
         [api](http::Request& q) { return api->calendar(q); });

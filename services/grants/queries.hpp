@@ -226,6 +226,13 @@ inline constexpr const char* kInsertCompletion =
     "INSERT INTO grants.completions (deadline_id, occurrence, actor) VALUES ($1, $2, $3) "
     "ON CONFLICT DO NOTHING";
 
+// $1 id, $2 occurrence or NULL -> the occurrence reopened: the given one if it was done, else
+// the one completed last
+inline constexpr const char* kDeleteCompletion =
+    "DELETE FROM grants.completions WHERE deadline_id = $1 AND occurrence = COALESCE($2::integer, "
+    "(SELECT occurrence FROM grants.completions WHERE deadline_id = $1 "
+    "ORDER BY completed_at DESC, occurrence DESC LIMIT 1)) RETURNING occurrence";
+
 // $1 id: a change that calendar clients must see (SEQUENCE + 1)
 inline constexpr const char* kBumpRevision =
     "UPDATE grants.deadlines SET revision = revision + 1, updated_at = now() WHERE id = $1";

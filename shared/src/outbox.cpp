@@ -31,15 +31,33 @@ std::string audit_details(std::int64_t id, const webhooks::WebhookUrl& url,
   return w.take();
 }
 
+bool private_addresses_allowed(const config::Settings& settings) {
+  return settings.text("GABE_WEBHOOK_ALLOW_PRIVATE") == "1";
+}
+
 http::Response create_route(ServiceContext& ctx, const EventTypes& allowed, http::Request& req) {
   req.require_json();
   auto doc = parse_json(req.body);
   if (!doc->IsObject()) throw unprocessable("The body must be a JSON object.");
   FieldReader r(*doc);
+  const JsonValue& body = *doc;
+  for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
+    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
+    // Only the known names are echoed: an unknown one may be long or cut inside a character.
+    if (name != "url" && name != "events")
+      r.add_error("(other)", "is not a field of a subscription");
+  }
   auto url = r.string("url", true, 2000);
   auto events = r.string_list("events", true, kMaxEventsPerSubscription);
-  if (url && !webhooks::parse_webhook_url(*url)) {
-    r.add_error("url", "must be an http:// or https:// URL with a host, without user or fragment");
+  if (url) {
+    auto parsed = webhooks::parse_webhook_url(*url);
+    if (!parsed) {
+      r.add_error("url",
+                  "must be an http:// or https:// URL with a host, without user or fragment");
+    } else if (!private_addresses_allowed(ctx.settings) && webhooks::is_internal_host(*parsed)) {
+      r.add_error("url",
+                  "must not point at a loopback, link-local, private or unspecified address");
+    }
   }
   std::vector<std::string> wanted;
   if (events) {
@@ -80,6 +98,9 @@ config::SettingsTable settings() {
                       "outgoing webhooks: seconds of failures after which a message is dead"),
       integer_setting("GABE_WEBHOOK_TIMEOUT_SECONDS", 10, 1, 60,
                       "outgoing webhooks: seconds one delivery attempt may take"),
+      choice_setting("GABE_WEBHOOK_ALLOW_PRIVATE", "0", {"0", "1"},
+                     "outgoing webhooks: 1 lets subscribers use loopback, link-local and private "
+                     "addresses (a receiver inside your own network); 0 refuses them"),
   };
 }
 
@@ -88,6 +109,7 @@ DispatcherSettings DispatcherSettings::from(const config::Settings& settings) {
   s.retry_base = std::chrono::milliseconds(settings.integer("GABE_WEBHOOK_RETRY_BASE_MS"));
   s.dead_letter_after = std::chrono::seconds(settings.integer("GABE_WEBHOOK_DEAD_LETTER_SECONDS"));
   s.timeout = std::chrono::seconds(settings.integer("GABE_WEBHOOK_TIMEOUT_SECONDS"));
+  s.allow_private = private_addresses_allowed(settings);
   return s;
 }
 
@@ -253,7 +275,7 @@ int Dispatcher::deliver_batch() {
       webhooks::DeliveryResult result;
       if (auto url = webhooks::parse_webhook_url(m.url)) {
         result = webhooks::post_signed(*url, m.secret, m.webhook_id, now_epoch_seconds(), m.body,
-                                       settings_.timeout);
+                                       settings_.timeout, settings_.allow_private);
       } else {
         result.error = "stored URL is no longer valid";
       }

@@ -63,7 +63,7 @@ DeliveryResult exchange(Stream& stream, beast::tcp_stream& lowest, asio::io_cont
 
 DeliveryResult post_signed(const WebhookUrl& url, std::string_view secret, std::string_view id,
                            std::int64_t timestamp, std::string_view body,
-                           std::chrono::milliseconds timeout) {
+                           std::chrono::milliseconds timeout, bool allow_internal) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bhttp::request<bhttp::string_body> request{bhttp::verb::post, url.target, 11};
   const bool default_port = url.port == (url.https ? 443 : 80);
@@ -97,6 +97,20 @@ DeliveryResult post_signed(const WebhookUrl& url, std::string_view secret, std::
       if (!ec) ec = beast::error::timeout;
     }
     if (ec) return failure(ec, "resolve");
+    if (!allow_internal) {
+      // Every address is checked, and the connection goes only to the ones checked, so that a
+      // name with one public and one internal record, or one re-resolved later, gets nowhere.
+      for (const auto& entry : endpoints) {
+        const auto address = entry.endpoint().address();
+        const bool internal = address.is_v4() ? is_internal_ipv4(address.to_v4().to_uint())
+                                              : is_internal_ipv6(address.to_v6().to_bytes());
+        if (internal) {
+          DeliveryResult r;
+          r.error = "refused: the host resolves to an internal address";
+          return r;
+        }
+      }
+    }
 
     beast::tcp_stream plain(ioc);
     plain.expires_at(deadline);

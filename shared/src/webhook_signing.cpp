@@ -1,7 +1,13 @@
 // Outgoing signed webhooks without the network: the subscriber URL check (outside input: a
-// fuzz target reads it, tests/fuzz/fuzz_webhook_url.cpp) and the Standard Webhooks signature.
+// fuzz target reads it, tests/fuzz/fuzz_webhook_url.cpp) and the Standard Webhooks signature,
+// signed on the way out and verified on the way in (gabe-ingest).
+#include <arpa/inet.h>
+
+#include <cstring>
+
 #include "gabe/crypto.hpp"
 #include "gabe/webhook_sender.hpp"
+#include "gabe/webhook_signature.hpp"
 
 namespace gabe::webhooks {
 
@@ -19,10 +25,29 @@ bool is_target_char(char c) {
   return u > 0x20 && u < 0x7f && c != '#';
 }
 
+// The HMAC key of a secret: the Base64-decoded part of "whsec_…", any other secret as it is.
 std::optional<std::string> secret_key(std::string_view secret) {
   constexpr std::string_view kPrefix = "whsec_";
-  if (secret.substr(0, kPrefix.size()) == kPrefix) secret.remove_prefix(kPrefix.size());
-  return crypto::base64_decode(secret);
+  if (secret.substr(0, kPrefix.size()) == kPrefix)
+    return crypto::base64_decode(secret.substr(kPrefix.size()));
+  return std::string(secret);
+}
+
+std::optional<std::int64_t> parse_timestamp(std::string_view s) {
+  if (s.empty() || s.size() > 12) return std::nullopt;
+  std::int64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+std::string signed_content(std::string_view id, std::string_view timestamp, std::string_view body) {
+  std::string content;
+  content.reserve(id.size() + timestamp.size() + body.size() + 2);
+  content.append(id).append(".").append(timestamp).append(".").append(body);
+  return content;
 }
 
 }  // namespace
@@ -104,12 +129,98 @@ std::optional<WebhookUrl> parse_webhook_url(std::string_view text) {
   return url;
 }
 
+bool is_internal_ipv4(std::uint32_t a) {
+  auto in = [a](std::uint32_t net, int bits) {
+    const std::uint32_t mask = bits == 0 ? 0 : ~std::uint32_t{0} << (32 - bits);
+    return (a & mask) == net;
+  };
+  return in(0x00000000, 8)      // "this network", 0.0.0.0
+         || in(0x0A000000, 8)   // 10/8
+         || in(0x64400000, 10)  // 100.64/10, carrier-grade NAT
+         || in(0x7F000000, 8)   // loopback
+         || in(0xA9FE0000, 16)  // link-local, 169.254.169.254 cloud metadata
+         || in(0xAC100000, 12)  // 172.16/12
+         || in(0xC0000000, 24)  // 192.0.0/24, protocol assignments
+         || in(0xC0A80000, 16)  // 192.168/16
+         || in(0xC6120000, 15)  // 198.18/15, benchmarking
+         || in(0xE0000000, 3);  // multicast, reserved, broadcast
+}
+
+bool is_internal_ipv6(const std::array<unsigned char, 16>& b) {
+  auto zeros = [&b](std::size_t n) {
+    for (std::size_t i = 0; i < n; ++i) {
+      if (b[i] != 0) return false;
+    }
+    return true;
+  };
+  auto tail_v4 = [&b] {
+    return (std::uint32_t{b[12]} << 24) | (std::uint32_t{b[13]} << 16) |
+           (std::uint32_t{b[14]} << 8) | std::uint32_t{b[15]};
+  };
+  if (zeros(12)) return is_internal_ipv4(tail_v4());  // ::, ::1, ::a.b.c.d
+  if (zeros(10) && b[10] == 0xff && b[11] == 0xff) return is_internal_ipv4(tail_v4());
+  const std::array<unsigned char, 12> nat64 = {0x00, 0x64, 0xff, 0x9b};
+  if (std::memcmp(b.data(), nat64.data(), nat64.size()) == 0) return is_internal_ipv4(tail_v4());
+  return b[0] == 0xff                                 // multicast
+         || (b[0] & 0xfe) == 0xfc                     // unique local fc00::/7
+         || (b[0] == 0xfe && (b[1] & 0x80) == 0x80);  // link-local fe80::/10, site-local fec0::/10
+}
+
+bool is_internal_host(const WebhookUrl& url) {
+  std::string host = url.host;
+  for (auto& c : host) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  while (!host.empty() && host.back() == '.') host.pop_back();
+  constexpr std::string_view kLocal = "localhost";
+  if (host == kLocal || (host.size() > kLocal.size() && host.ends_with(kLocal) &&
+                         host[host.size() - kLocal.size() - 1] == '.')) {
+    return true;
+  }
+  if (url.host.find(':') != std::string::npos) {
+    std::array<unsigned char, 16> v6{};
+    return inet_pton(AF_INET6, url.host.c_str(), v6.data()) == 1 && is_internal_ipv6(v6);
+  }
+  in_addr v4{};
+  // inet_aton, not inet_pton: it reads the short and numeric forms getaddrinfo also accepts.
+  return inet_aton(host.c_str(), &v4) != 0 && is_internal_ipv4(ntohl(v4.s_addr));
+}
+
+SignatureCheck verify(const std::vector<std::string>& secrets, std::string_view id,
+                      std::string_view timestamp, std::string_view signature_header,
+                      std::string_view body, std::int64_t now_epoch_seconds) {
+  if (id.empty() || timestamp.empty() || signature_header.empty())
+    return SignatureCheck::missing_headers;
+  auto ts = parse_timestamp(timestamp);
+  if (!ts) return SignatureCheck::bad_timestamp;
+  if (*ts < now_epoch_seconds - kTimestampToleranceSeconds ||
+      *ts > now_epoch_seconds + kTimestampToleranceSeconds) {
+    return SignatureCheck::stale_timestamp;
+  }
+  const std::string content = signed_content(id, timestamp, body);
+  std::vector<std::string> expected;
+  for (const auto& secret : secrets) {
+    if (auto key = secret_key(secret)) expected.push_back(crypto::hmac_sha256(*key, content));
+  }
+  std::size_t pos = 0;
+  bool matched = false;
+  while (pos < signature_header.size()) {
+    auto end = signature_header.find(' ', pos);
+    if (end == std::string_view::npos) end = signature_header.size();
+    auto entry = signature_header.substr(pos, end - pos);
+    pos = end + 1;
+    if (entry.substr(0, 3) != "v1,") continue;
+    auto given = crypto::base64_decode(entry.substr(3));
+    if (!given) continue;
+    // Every candidate is compared, in constant time, so timing tells nothing about which.
+    for (const auto& e : expected) matched |= crypto::constant_time_equal(*given, e);
+  }
+  return matched ? SignatureCheck::ok : SignatureCheck::mismatch;
+}
+
 std::string sign(std::string_view secret, std::string_view id, std::int64_t timestamp,
                  std::string_view body) {
-  std::string content;
-  const std::string ts = std::to_string(timestamp);
-  content.reserve(id.size() + ts.size() + body.size() + 2);
-  content.append(id).append(".").append(ts).append(".").append(body);
+  const std::string content = signed_content(id, std::to_string(timestamp), body);
   return "v1," +
          crypto::base64_encode(crypto::hmac_sha256(secret_key(secret).value_or(""), content));
 }

@@ -1,6 +1,11 @@
 // gabe-grants end to end: funders and grants, status moves and their history, money, PATCH
-// semantics, roles, hostile input and the database role's grants.
+// semantics, roles, hostile input (unknown fields included), the database role's grants, and the
+// database going away and coming back.
 #include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+#include <tuple>
 
 #include "grants_fixture.hpp"
 
@@ -149,10 +154,44 @@ TEST_F(GrantsApi, HostileInputIsAClear4xxAndChangesNothing) {
   const std::string target = "/v1/grants/" + std::to_string(grant);
   for (const char* body : {R"({"amount_requested": "-5.00"})", R"({"amount_requested": "1.999"})",
                            R"({"amount_requested": 1e300})", R"({"period_start": "0000-00-00"})",
-                           R"({"status": "won"})", R"({"funder_id": "1"})", R"({"title": 7})"}) {
+                           R"({"status": "won"})", R"({"funder_id": "1"})", R"({"title": 7})",
+                           R"({"titel": "x"})", R"({"title": "x", "id": 5})"}) {
     auto r = call("PATCH", target, body);
     EXPECT_EQ(r.status, 422) << body << " " << r.body;
   }
+  // Oversize and absurd bodies: over the body limit 413, deep nesting 400, a field over its
+  // length 422.
+  EXPECT_EQ(call("POST", "/v1/funders",
+                 R"({"name": "x", "kind": "eu", "notes": ")" + std::string(2 << 20, 'a') + "\"}")
+                .status,
+            413);
+  EXPECT_EQ(call("POST", "/v1/funders", std::string(10000, '[') + std::string(10000, ']')).status,
+            400);
+  EXPECT_EQ(call("POST", "/v1/funders",
+                 R"({"name": "x", "kind": "eu", "notes": ")" + std::string(5001, 'a') + "\"}")
+                .status,
+            422);
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.funders"), "1");  // make_grant's only
+  // Unknown fields are named, not ignored, everywhere a body is read.
+  auto typo = call("POST", "/v1/funders", R"({"name": "x", "kind": "eu", "webiste": "x"})");
+  EXPECT_EQ(typo.status, 422);
+  EXPECT_NE(typo.body.find(R"("field":"webiste")"), std::string::npos) << typo.body;
+  auto nested = call("POST", target + "/deadlines",
+                     R"({"kind": "loi", "due_on": "2027-01-10",
+                         "recurrence": {"every_months": 1, "until": "2027-06-01", "count": 3}})");
+  EXPECT_EQ(nested.status, 422);
+  EXPECT_NE(nested.body.find(R"("field":"recurrence.count")"), std::string::npos) << nested.body;
+  EXPECT_EQ(
+      call("POST", target + "/deadlines", R"({"kind": "loi", "due_on": "2027-01-10", "x": 1})")
+          .status,
+      422);
+  EXPECT_EQ(call("POST", "/v1/subscriptions",
+                 R"({"url": "https://hooks.example.org/", "events": ["deadline.reminder"],
+                     "secret": "whsec_mine"})")
+                .status,
+            422);
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.deadlines"), "0");
+  EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions"), "0");
   EXPECT_EQ(get("/v1/grants/1%27%20OR%201=1").status, 404);
   EXPECT_EQ(get("/v1/grants?status=x%27;DROP%20TABLE%20grants.grants").status, 422);
   EXPECT_EQ(get("/v1/deadlines?after=1;DROP").status, 422);
@@ -174,6 +213,41 @@ TEST_F(GrantsApi, TheGrantsRoleReachesOnlyItsSchemaAndTheOutbox) {
   EXPECT_EQ(as_role("gabe_grants", "DELETE FROM outbox.messages"), "42501");
   EXPECT_EQ(as_role("gabe_ingest", "SELECT secret FROM outbox.subscriptions"), "42501");
   EXPECT_EQ(as_role("gabe_scoring", "SELECT count(*) FROM grants.grants"), "42501");
+}
+
+// The database away: every route that needs it answers 503 with Retry-After, health stays
+// up, the scheduler and the dispatcher survive, and all works again once it is back.
+class GrantsDatabaseDown : public GrantsTest {
+ protected:
+  GrantsDatabaseDown() { own_cluster_ = true; }  // stopping a shared server stops other tests
+};
+
+TEST_F(GrantsDatabaseDown, RoutesAnswer503AndRecoverWhenTheDatabaseIsBack) {
+  const auto grant = make_grant();
+  const auto deadline = make_deadline(grant, R"("kind": "loi", "due_on": "2027-01-10")");
+  cluster_->stop();
+  const auto started = std::chrono::steady_clock::now();
+  for (const auto& [method, target, body] :
+       std::vector<std::tuple<std::string, std::string, std::string>>{
+           {"GET", "/v1/deadlines", ""},
+           {"GET", "/v1/grants/" + std::to_string(grant), ""},
+           {"POST", "/v1/deadlines/" + std::to_string(deadline) + "/complete", ""},
+           {"POST", "/v1/funders", R"({"name": "Stiftung", "kind": "foundation"})"},
+           {"GET", "/v1/calendar.ics?token=" + viewer_token_, ""}}) {
+    auto r = call(method, target, body);
+    EXPECT_EQ(r.status, 503) << method << " " << target << " " << r.body;
+    EXPECT_TRUE(r.header("retry-after").has_value()) << target;
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(30));
+  EXPECT_EQ(client_->get("/healthz").status, 200);
+  EXPECT_EQ(client_->get("/readyz").status, 503);
+  std::this_thread::sleep_for(std::chrono::seconds(2));  // a few scheduler and dispatcher rounds
+  EXPECT_TRUE(service_->process().running());
+  cluster_->start();
+  EXPECT_TRUE(
+      wait_until([&] { return get("/v1/deadlines").status == 200; }, std::chrono::seconds(10)));
+  EXPECT_EQ(call("POST", "/v1/deadlines/" + std::to_string(deadline) + "/complete").status, 200);
+  EXPECT_EQ(client_->get("/readyz").status, 200);
 }
 
 }  // namespace

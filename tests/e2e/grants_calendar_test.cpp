@@ -103,6 +103,43 @@ TEST_F(GrantsCalendar, FeedIsValidIcalendarWithStableUidsSequencesAndAlarms) {
   EXPECT_EQ(parse_feed(en.body)[uid].summary, "Application: " + title + " (Aktion Mensch)");
 }
 
+TEST_F(GrantsCalendar, ACompletionCanBeUndoneAuditedAndSeenInTheFeed) {
+  const auto grant = make_grant();
+  const auto id = make_deadline(grant, R"("kind": "interim_report", "due_on": "2027-06-30",
+      "recurrence": {"every_months": 6, "until": "2028-06-30"})");
+  const std::string base = "/v1/deadlines/" + std::to_string(id);
+  const std::string uid = "deadline-" + std::to_string(id) + "-2@gabe-grants";
+  // Nothing is done yet: nothing to reopen.
+  EXPECT_EQ(call("POST", base + "/reopen", "", fundraiser_token_).status, 409);
+  ASSERT_EQ(call("POST", base + "/complete", R"({"occurrence": 2})", fundraiser_token_).status,
+            200);
+  auto events = parse_feed(feed().body);
+  EXPECT_EQ(events[uid].summary.rfind("Erledigt", 0), 0U) << events[uid].summary;
+  EXPECT_EQ(events[uid].sequence, 2);
+
+  EXPECT_EQ(call("POST", base + "/reopen", "", viewer_token_).status, 403);
+  EXPECT_EQ(call("POST", base + "/reopen", R"({"occurrence": 9})", fundraiser_token_).status, 422);
+  EXPECT_EQ(call("POST", base + "/reopen", R"({"occurrence": "2"})", fundraiser_token_).status,
+            422);
+  EXPECT_EQ(
+      call("POST", base + "/reopen", R"({"occurrence": 2, "x": 1})", fundraiser_token_).status,
+      422);
+  EXPECT_EQ(call("POST", "/v1/deadlines/999999/reopen", "", fundraiser_token_).status, 404);
+  auto reopened = call("POST", base + "/reopen", "", fundraiser_token_);  // the one done last
+  ASSERT_EQ(reopened.status, 200) << reopened.body;
+  EXPECT_EQ(std::string((*json(reopened))["occurrences"][1]["state"].GetString()), "open");
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.completions"), "0");
+  events = parse_feed(feed().body);
+  EXPECT_EQ(events[uid].summary.rfind("Zwischenbericht", 0), 0U) << events[uid].summary;
+  EXPECT_EQ(events[uid].sequence, 3);
+  // Reopening an open occurrence changes nothing and is answered the same.
+  EXPECT_EQ(call("POST", base + "/reopen", R"({"occurrence": 2})", fundraiser_token_).status, 200);
+  EXPECT_EQ(parse_feed(feed().body)[uid].sequence, 3);
+  auto audit = get("/v1/audit?action=deadline.reopen");
+  ASSERT_EQ(audit.status, 200);
+  ASSERT_EQ((*json(audit))["items"].Size(), 1U) << audit.body;
+}
+
 TEST_F(GrantsCalendar, RecurrencesAreEventsAndDeletedOnesAreCancelled) {
   const auto grant = make_grant();
   const auto id = make_deadline(grant, R"("kind": "interim_report", "due_on": "2027-03-31",

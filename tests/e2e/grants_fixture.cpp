@@ -14,6 +14,8 @@ std::map<std::string, std::string> with_defaults(std::map<std::string, std::stri
       {"GABE_GRANTS_SCHEDULER_SECONDS", "1"},
       {"GABE_WEBHOOK_RETRY_BASE_MS", "200"},
       {"GABE_WEBHOOK_TIMEOUT_SECONDS", "2"},
+      // The local receiver listens on 127.0.0.1, an internal address refused by default.
+      {"GABE_WEBHOOK_ALLOW_PRIVATE", "1"},
   };
   for (auto& [k, v] : extra) s[k] = v;
   return s;

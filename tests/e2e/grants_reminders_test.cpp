@@ -249,5 +249,53 @@ TEST_F(GrantsReminders, AKillDuringDeliveryNeverRepeatsAnAcknowledgedReminder) {
   EXPECT_EQ(total, 3U + cut) << "only the attempts cut by the kill were repeated";
 }
 
+// Without GABE_WEBHOOK_ALLOW_PRIVATE the service calls no internal address (SSRF): none is
+// accepted as a subscriber URL, and a stored name that resolves to one is not connected to.
+class GrantsRemindersGuarded : public GrantsReminders {
+ protected:
+  GrantsRemindersGuarded() : GrantsReminders({{"GABE_WEBHOOK_ALLOW_PRIVATE", "0"}}) {}
+};
+
+TEST_F(GrantsRemindersGuarded, InternalAddressesAreRefusedAtSubscriptionAndAtDelivery) {
+  const std::vector<std::string> internal = {
+      receiver_.url(),       "http://169.254.169.254/latest/meta-data/",
+      "http://localhost:9/", "http://2130706433/",
+      "http://[::1]:9/",     "http://10.1.2.3/",
+      "http://0.0.0.0:9/",   "http://[::ffff:192.168.0.1]/"};
+  for (const auto& url : internal) {
+    JsonWriter w;
+    w.begin_object()
+        .field("url", url)
+        .field("events", std::vector<std::string>{"deadline.reminder"})
+        .end_object();
+    auto r = call("POST", "/v1/subscriptions", w.take());
+    EXPECT_EQ(r.status, 422) << url << " " << r.body;
+  }
+  EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions"), "0");
+  // A public host is still accepted (nothing is resolved at subscription time).
+  EXPECT_EQ(call("POST", "/v1/subscriptions",
+                 R"({"url": "https://hooks.example.org/gabe", "events": ["deadline.overdue"]})")
+                .status,
+            201);
+
+  // A subscription stored before (or written around the API) whose name resolves to loopback.
+  scalar(
+      "INSERT INTO outbox.subscriptions (service, url, events, secret, created_by) VALUES "
+      "('grants', 'http://localhost:" +
+      std::to_string(receiver_.port()) +
+      "/hook', '{deadline.reminder}', 'whsec_c2VjcmV0', 'test') RETURNING id");
+  const auto grant = make_grant();
+  make_deadline(grant, R"("kind": "application", "owner": "KM", "due_at": ")" +
+                           instant_from_now(5 * 86400) + "\"");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return scalar("SELECT count(*) FROM outbox.messages WHERE last_error LIKE 'refused%'") ==
+               "1";
+      },
+      seconds(15)))
+      << message_states();
+  EXPECT_TRUE(receiver_.received().empty()) << "the receiver on loopback was called";
+}
+
 }  // namespace
 }  // namespace gabe::test

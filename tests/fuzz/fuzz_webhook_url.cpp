@@ -1,7 +1,7 @@
 // libFuzzer target: the subscriber URL of POST /v1/subscriptions (shared/src/webhook_signing.cpp).
 // Whatever it accepts must be a URL the sender can use: a host, a port from 1, a target that
 // starts with "/" and holds no space, control character or fragment; and writing the parts back
-// as a URL must parse to the same parts.
+// as a URL must parse to the same parts, judged internal (SSRF check) the same way.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,7 +25,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
                             std::to_string(url->port) + url->target;
   auto reparsed = gabe::webhooks::parse_webhook_url(again);
   if (!reparsed || reparsed->host != url->host || reparsed->port != url->port ||
-      reparsed->target != url->target || reparsed->https != url->https) {
+      reparsed->target != url->target || reparsed->https != url->https ||
+      gabe::webhooks::is_internal_host(*reparsed) != gabe::webhooks::is_internal_host(*url)) {
     __builtin_trap();
   }
   return 0;

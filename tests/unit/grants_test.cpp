@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "calendar.hpp"
+#include "gabe/crypto.hpp"
 #include "gabe/outbox.hpp"
 #include "gabe/service.hpp"
 #include "gabe/webhook_sender.hpp"
@@ -110,6 +111,77 @@ TEST(OutgoingWebhook, WhatTheSenderSignsTheIngestVerifierAccepts) {
   EXPECT_EQ(ingest::verify_webhook_signature({secret}, "msg_1", "1700000000", header, body + " ",
                                              1700000010),
             ingest::SignatureCheck::mismatch);
+}
+
+// One implementation signs and verifies: a secret without the "whsec_" prefix is an HMAC key
+// as it is on both sides (ingest's sources may have such secrets), not Base64 to decode.
+TEST(OutgoingWebhook, OneImplementationSignsAndVerifiesEverySecretForm) {
+  const std::string body = R"({"type":"deadline.reminder"})";
+  for (const char* secret : {"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", "plain-source-secret"}) {
+    const auto header = webhooks::sign(secret, "msg_2", 1700000000, body);
+    EXPECT_EQ(webhooks::verify({secret}, "msg_2", "1700000000", header, body, 1700000000),
+              webhooks::SignatureCheck::ok)
+        << secret;
+  }
+  EXPECT_EQ(webhooks::sign("plain-source-secret", "msg_2", 1700000000, body),
+            "v1," + crypto::base64_encode(
+                        crypto::hmac_sha256("plain-source-secret", "msg_2.1700000000." + body)));
+  EXPECT_EQ(webhooks::verify({"plain-source-secret"}, "msg_2", "1700000000",
+                             webhooks::sign("other", "msg_2", 1700000000, body), body, 1700000000),
+            webhooks::SignatureCheck::mismatch);
+}
+
+TEST(OutgoingWebhook, InternalHostsAreRecognisedInEveryForm) {
+  for (const char* internal : {"http://127.0.0.1/",
+                               "http://127.1/",
+                               "http://2130706433/",
+                               "http://0x7f000001/",
+                               "http://0.0.0.0/",
+                               "http://0/",
+                               "http://169.254.169.254/latest/meta-data/",
+                               "http://10.0.0.1/",
+                               "http://172.16.0.1/",
+                               "http://172.31.255.255/",
+                               "http://192.168.1.1/",
+                               "http://100.64.0.1/",
+                               "http://224.0.0.1/",
+                               "http://255.255.255.255/",
+                               "http://[::1]/",
+                               "http://[::]/",
+                               "http://[fe80::1]/",
+                               "http://[fd00::1]/",
+                               "http://[::ffff:127.0.0.1]/",
+                               "http://[::ffff:a9fe:a9fe]/",
+                               "http://[64:ff9b::10.0.0.1]/",
+                               "http://localhost:8080/",
+                               "http://LocalHost./",
+                               "http://api.localhost/"}) {
+    auto url = webhooks::parse_webhook_url(internal);
+    ASSERT_TRUE(url) << internal;
+    EXPECT_TRUE(webhooks::is_internal_host(*url)) << internal;
+  }
+  for (const char* external :
+       {"https://hooks.example.org/x", "http://8.8.8.8/", "http://172.32.0.1/",
+        "http://169.255.0.1/", "http://[2001:4860:4860::8888]/", "http://[::ffff:8.8.8.8]/",
+        "http://notlocalhost/", "http://localhost.example.org/"}) {
+    auto url = webhooks::parse_webhook_url(external);
+    ASSERT_TRUE(url) << external;
+    EXPECT_FALSE(webhooks::is_internal_host(*url)) << external;
+  }
+}
+
+// At delivery the resolved addresses decide: "localhost" is a name, and it is not connected to
+// unless internal addresses are allowed (then the closed port answers "connection refused").
+TEST(OutgoingWebhook, ANameResolvingToLoopbackIsNotConnectedTo) {
+  const webhooks::WebhookUrl url{false, "localhost", 1, "/"};
+  auto refused = webhooks::post_signed(url, "whsec_c2VjcmV0", "msg_1", 1700000000, "{}",
+                                       std::chrono::seconds(2), false);
+  EXPECT_EQ(refused.status, 0);
+  EXPECT_EQ(refused.error.rfind("refused:", 0), 0U) << refused.error;
+  auto allowed = webhooks::post_signed(url, "whsec_c2VjcmV0", "msg_1", 1700000000, "{}",
+                                       std::chrono::seconds(2), true);
+  EXPECT_EQ(allowed.status, 0);
+  EXPECT_EQ(allowed.error.rfind("connect", 0), 0U) << allowed.error;
 }
 
 TEST(GrantsCalendarWriter, WritesRfc5545ThatLibicalReadsBack) {

@@ -33,6 +33,7 @@ struct DispatcherSettings {
   std::chrono::milliseconds timeout{10000};       // one delivery attempt
   std::chrono::milliseconds poll{500};            // how often the outbox is looked at
   int batch = 20;                                 // messages claimed at once
+  bool allow_private = false;  // deliver to internal addresses (GABE_WEBHOOK_ALLOW_PRIVATE=1)
   // From settings read with settings() above.
   static DispatcherSettings from(const config::Settings& settings);
   // A claim lasts this long: longer than one attempt, so a live dispatcher never loses it; a
