@@ -181,7 +181,11 @@ TEST_F(Privacy, TheExportListsTheRawEventsStillHeld) {
   EXPECT_NE(std::string(events[0]["raw"].GetString()).find("Petra"), std::string::npos);
   EXPECT_STREQ(events[2]["event_id"].GetString(), "gift-2");
   EXPECT_STREQ(events[2]["status"].GetString(), "rejected");
-  EXPECT_FALSE(e->HasMember("scores"));  // sections come from registered steps only
+  // Sections come from registered steps only: scoring's and segments' steps add theirs (empty
+  // for a donor never scored or in no segment).
+  ASSERT_TRUE(e->HasMember("scores"));
+  EXPECT_TRUE((*e)["scores"].IsArray() && (*e)["scores"].Empty());
+  EXPECT_TRUE(e->HasMember("segment_memberships"));
 
   ASSERT_EQ(admin("DELETE", "/v1/donors/" + id).status, 200);
   e = json(get("/v1/donors/" + id + "/export"));
