@@ -37,8 +37,12 @@ CREATE INDEX refreshes_segment_idx ON segments.refreshes (segment_id, id);
 -- Membership as intervals of refreshes: a donor joined in refresh added_in and left in
 -- removed_in (NULL while a member). The members after refresh k are the rows with
 -- added_in <= k and (removed_in IS NULL or removed_in > k), so every snapshot can be read back.
+-- No foreign key to segments.segments: a refresh writes up to a million rows in one
+-- statement, and a row-level key check per row would cost more than the write itself. Only
+-- the service writes here, with the segment locked (FOR UPDATE); deleting a segment deletes
+-- its memberships in the same statement (services/segments/queries.hpp, kDeleteSegment).
 CREATE TABLE segments.memberships (
-  segment_id  bigint NOT NULL REFERENCES segments.segments (id) ON DELETE CASCADE,
+  segment_id  bigint NOT NULL,
   donor_id    bigint NOT NULL,
   added_in    bigint NOT NULL,
   removed_in  bigint,
@@ -133,8 +137,9 @@ CREATE TABLE segments.assignments (
   score                 double precision NOT NULL,
   expected_gift_cents   bigint NOT NULL,
   expected_value_cents  bigint NOT NULL,
-  UNIQUE (run_id, campaign_ref, donor_id),
-  FOREIGN KEY (run_id, campaign_ref) REFERENCES segments.matching_campaigns ON DELETE CASCADE
+  -- (run_id, campaign_ref) is a row of matching_campaigns, written in the same transaction;
+  -- no foreign key, for the same reason as memberships (runs are never deleted).
+  UNIQUE (run_id, campaign_ref, donor_id)
 );
 CREATE INDEX assignments_donor_idx ON segments.assignments (donor_id);
 

@@ -2,6 +2,7 @@
 // results. Each handler turns a request into rule compiling, matching or a named statement.
 #include "handlers.hpp"
 
+#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cmath>
@@ -471,7 +472,7 @@ class SegmentsApi {
       const auto run_id = run[0].as<std::int64_t>();
       const std::string today = run[1].c_str();
       db::ArrayLiteral refs, targets, channels, capacities, costs;
-      std::int64_t total_capacity = 0;
+      std::vector<std::int64_t> costs_cents;
       std::vector<std::int64_t> caps;
       std::vector<std::string> ref_names;
       for (const auto& k : m.campaigns) {
@@ -480,29 +481,70 @@ class SegmentsApi {
         channels.add(k.channel);
         capacities.add(k.capacity);
         costs.add(k.cost_cents);
-        total_capacity += k.capacity;
+        costs_cents.push_back(k.cost_cents);
         caps.push_back(k.capacity);
         ref_names.push_back(k.ref);
       }
-      const auto target_list = targets.take();
-      const auto channel_list = channels.take();
-      const auto cost_list = costs.take();
-      tx.exec_params(sql::kInsertRunCampaigns, run_id, refs.take(), target_list, channel_list,
-                     capacities.take(), cost_list);
+      tx.exec_params(sql::kInsertRunCampaigns, run_id, refs.take(), targets.take(), channels.take(),
+                     capacities.take(), costs.take());
       tx.exec_params(sql::kEnsureFacts, facts_max_age_);
-      auto rows = tx.exec_params(sql::kCandidates, target_list, channel_list, cost_list, today,
-                                 m.min_days, total_capacity);
+      // The distinct targets and channels, and for each combination the campaigns using it.
+      std::vector<std::string> target_names, channel_names;
+      const auto position = [](std::vector<std::string>& names, const std::string& name) {
+        const auto it = std::find(names.begin(), names.end(), name);
+        if (it != names.end()) return static_cast<std::size_t>(it - names.begin());
+        names.push_back(name);
+        return names.size() - 1;
+      };
+      std::vector<std::pair<std::size_t, std::size_t>> combination;  // per campaign
+      for (const auto& k : m.campaigns)
+        combination.emplace_back(position(target_names, k.target),
+                                 position(channel_names, k.channel));
+      std::vector<std::vector<std::size_t>> campaigns_of(target_names.size() *
+                                                         channel_names.size());
+      for (std::size_t k = 0; k < combination.size(); ++k)
+        campaigns_of[combination[k].first * channel_names.size() + combination[k].second].push_back(
+            k);
+      db::ArrayLiteral distinct_targets, distinct_channels;
+      for (const auto& t : target_names) distinct_targets.add(t);
+      for (const auto& ch : channel_names) distinct_channels.add(ch);
+
       std::vector<Candidate> candidates;
-      candidates.reserve(rows.size());
-      for (std::size_t i = 0; i < rows.size(); ++i) {
-        const auto& row = rows[i];
-        // Millions of rows: plain C parsing of PostgreSQL's text output (libpqxx 6.4 parses
-        // floating point through a stream, several times slower).
-        candidates.push_back(
-            {std::strtoll(row[1].c_str(), nullptr, 10),
-             static_cast<std::size_t>(std::strtoull(row[0].c_str(), nullptr, 10)) - 1,
-             std::strtod(row[4].c_str(), nullptr), i});
+      std::vector<double> scores;
+      std::vector<std::int64_t> expected_gifts;
+      {
+        const auto rows = tx.exec_params(sql::kCandidates, distinct_targets.take(),
+                                         distinct_channels.take(), today, m.min_days);
+        candidates.reserve(rows.size() * m.campaigns.size() / campaigns_of.size() + 1);
+        scores.reserve(rows.size());
+        expected_gifts.reserve(rows.size());
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          const auto& row = rows[i];
+          // Millions of rows: plain C parsing of PostgreSQL's text output (libpqxx 6.4 parses
+          // floating point through a stream, several times slower). PostgreSQL writes a
+          // float8 exactly (its shortest round-trip form).
+          const auto t = static_cast<std::size_t>(std::strtoull(row[0].c_str(), nullptr, 10));
+          const auto ch = static_cast<std::size_t>(std::strtoull(row[1].c_str(), nullptr, 10));
+          if (t < 1 || t > target_names.size() || ch < 1 || ch > channel_names.size()) continue;
+          const std::int64_t donor = std::strtoll(row[2].c_str(), nullptr, 10);
+          const double score = std::strtod(row[3].c_str(), nullptr);
+          const double gift = std::strtod(row[4].c_str(), nullptr);
+          const std::size_t tag = scores.size();
+          bool kept = false;
+          for (const auto k : campaigns_of[(t - 1) * channel_names.size() + (ch - 1)]) {
+            // Expected net value in cents: score x expected gift - cost per contact.
+            const double ev = score * gift - static_cast<double>(costs_cents[k]);
+            if (!(ev > 0)) continue;
+            candidates.push_back({donor, k, ev, tag});
+            kept = true;
+          }
+          if (!kept) continue;
+          scores.push_back(score);
+          // As PostgreSQL's round() of a float8: to nearest, ties to even.
+          expected_gifts.push_back(std::llrint(gift));
+        }
       }
+      const auto candidate_count = static_cast<std::int64_t>(candidates.size());
       auto result = greedy_match(std::move(candidates), caps, m.max_asks);
       draw_holdouts(result, ref_names, m.holdout_fraction, m.seed);
 
@@ -514,12 +556,11 @@ class SegmentsApi {
             std::vector<std::string>{"run_id", "campaign_ref", "donor_id", "grp", "score",
                                      "expected_gift_cents", "expected_value_cents"});
         for (const auto& a : result.assignments) {
-          const auto& row = rows[a.tag];
           (a.holdout ? held : treated)[a.campaign] += 1;
           value[a.campaign] += a.holdout ? 0.0 : a.expected_value;
           copy << std::make_tuple(run_id, ref_names[a.campaign], a.donor_id,
-                                  std::string(a.holdout ? "holdout" : "treatment"),
-                                  row[2].as<double>(), row[3].as<std::int64_t>(),
+                                  std::string(a.holdout ? "holdout" : "treatment"), scores[a.tag],
+                                  expected_gifts[a.tag],
                                   static_cast<std::int64_t>(std::llround(a.expected_value)));
         }
         copy.complete();
@@ -533,7 +574,7 @@ class SegmentsApi {
       // The run's value is that of the contacts made (the holdout is not asked); the bound is
       // on all assignments, holdout included, so the gap compares like with like.
       const auto ms = elapsed_ms(start);
-      tx.exec_params(sql::kFinishRun, run_id, static_cast<std::int64_t>(rows.size()),
+      tx.exec_params(sql::kFinishRun, run_id, candidate_count,
                      static_cast<std::int64_t>(result.assignments.size()),
                      static_cast<std::int64_t>(std::llround(result.value)),
                      static_cast<std::int64_t>(std::llround(result.upper_bound)), ms);
@@ -549,7 +590,7 @@ class SegmentsApi {
       tx.commit();
       log::info("matching run finished",
                 {{"run_id", run_id},
-                 {"candidates", static_cast<std::int64_t>(rows.size())},
+                 {"candidates", candidate_count},
                  {"assigned", static_cast<std::int64_t>(result.assignments.size())},
                  {"duration_ms", ms}});
     });

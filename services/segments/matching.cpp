@@ -21,13 +21,21 @@ MatchResult greedy_match(std::vector<Candidate> candidates,
   });
 
   // Upper bound: each campaign's best `capacity` values, and each donor's best `max_asks`
-  // values; the optimum is below both sums.
+  // values; the optimum is below both sums. Only each campaign's best `total capacity` pairs
+  // count: no plan needs a pair further down (of the donors above it, at most total capacity
+  // minus this campaign's can be busy elsewhere, so swapping one in is never worse), and
+  // leaving the rest out keeps the donors' bound tight.
   {
     std::vector<std::int64_t> left(capacities);
+    std::int64_t total_capacity = 0;
+    for (const auto cap : capacities) total_capacity += cap;
+    std::vector<std::int64_t> rank(capacities.size(), 0);
     double campaign_bound = 0;
     std::unordered_map<std::int64_t, std::int64_t> asks;
+    asks.reserve(candidates.size());
     double donor_bound = 0;
     for (const auto& c : candidates) {
+      if (rank[c.campaign]++ >= total_capacity) continue;
       if (left[c.campaign] > 0) {
         --left[c.campaign];
         campaign_bound += c.expected_value;

@@ -45,7 +45,10 @@ inline const std::string kUpdateSegment =
 inline constexpr const char* kNameTaken =
     "SELECT 1 FROM segments.segments WHERE lower(name) = lower($1) AND id IS DISTINCT FROM $2";
 
-inline constexpr const char* kDeleteSegment = "DELETE FROM segments.segments WHERE id = $1";
+// $1 id. Memberships have no foreign key (migration 0007): they go in the same statement.
+inline constexpr const char* kDeleteSegment =
+    "WITH m AS (DELETE FROM segments.memberships WHERE segment_id = $1) "
+    "DELETE FROM segments.segments WHERE id = $1";
 
 // $1 max age in seconds -> (as_of, rebuilt).
 inline constexpr const char* kEnsureFacts =
@@ -140,41 +143,43 @@ SELECT $1, c.ref, c.pos, c.target, c.channel, c.capacity, c.cost
 FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY
   AS c(ref, target, channel, capacity, cost, pos))sql";
 
-// Every eligible (campaign, donor) pair with a positive expected net value, at most $6 per
-// campaign (the total capacity: greedy never reaches further down a campaign's list; see
-// docs/segments.md). $1 targets, $2 channels, $3 costs (cents), $4 today, $5 min days since
-// the last ask. Expected gift: the donor's mean completed gift, else the mean gift of all
-// donors; value = score x expected gift - cost.
+// The candidates of a matching run, one row per eligible donor and (target, channel)
+// combination the campaigns use, unsorted: the service expands each row to the campaigns with
+// that target and channel, keeps the pairs with a positive expected net value and sorts them
+// once for its greedy pass (matching.cpp). So the database reads each donor once per
+// combination, not once per campaign, and neither sorts nor ranks millions of pairs.
+// $1 the distinct targets, $2 the distinct channels, $3 today, $4 min days since the last ask
+// -> (target position, channel position, donor, score, expected gift in cents).
+// Eligible: not erased, not merged away, not a placeholder, consent for the channel granted, a
+// current score for the target, no appeal in the rest period. Expected gift: the donor's mean
+// completed gift, else the mean gift of all donors (float8: the service computes score x
+// expected gift - cost from the exact value PostgreSQL writes).
 inline constexpr const char* kCandidates = R"sql(
-WITH c AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[]) WITH ORDINALITY
-    AS c(target, channel, cost, pos)
+WITH t AS (
+  SELECT * FROM unnest($1::text[]) WITH ORDINALITY AS t(target, pos)
+), ch AS (
+  SELECT * FROM unnest($2::text[]) WITH ORDINALITY AS ch(channel, pos)
 ), mean AS (
   SELECT COALESCE(sum(f.gift_amount_total_cents)::float8 / NULLIF(sum(f.gift_count), 0), 0)
            AS cents
   FROM segments.donor_facts f
-), valued AS (
-  SELECT c.pos, s.donor_id, s.score,
+), eligible AS (
+  SELECT d.id AS donor_id,
          COALESCE(f.gift_amount_total_cents::float8 / NULLIF(f.gift_count, 0), mean.cents)
-           AS expected_gift,
-         c.cost
-  FROM c
-  JOIN scoring.current_scores s ON s.target = c.target
-  JOIN donor.donors d ON d.id = s.donor_id
-  JOIN donor.consents k ON k.donor_id = s.donor_id AND k.channel = c.channel AND k.granted
-  LEFT JOIN segments.donor_facts f ON f.donor_id = s.donor_id
+           AS expected_gift
+  FROM donor.donors d
+  LEFT JOIN segments.donor_facts f ON f.donor_id = d.id
   CROSS JOIN mean
   WHERE d.erased_at IS NULL AND d.merged_into IS NULL AND NOT d.is_placeholder
     AND NOT EXISTS (SELECT 1 FROM donor.appeals a
-                    WHERE a.donor_id = s.donor_id AND a.sent_on > $4::date - $5::integer)
-), ranked AS (
-  SELECT v.*, v.score * v.expected_gift - v.cost AS ev,
-         row_number() OVER (PARTITION BY v.pos ORDER BY v.score * v.expected_gift - v.cost DESC,
-                            v.donor_id) AS rn
-  FROM valued v
-  WHERE v.score * v.expected_gift - v.cost > 0
+                    WHERE a.donor_id = d.id AND a.sent_on > $3::date - $4::integer)
 )
-SELECT pos, donor_id, score, round(expected_gift)::bigint, ev FROM ranked WHERE rn <= $6)sql";
+SELECT t.pos, ch.pos, s.donor_id, s.score, e.expected_gift
+FROM t
+JOIN scoring.current_scores s ON s.target = t.target
+JOIN donor.consents k ON k.donor_id = s.donor_id AND k.granted
+JOIN ch ON ch.channel = k.channel
+JOIN eligible e ON e.donor_id = s.donor_id)sql";
 
 // $1 run, $2 campaign ref, $3 treatment, $4 holdout, $5 expected value (cents).
 inline constexpr const char* kFinishRunCampaign = R"sql(

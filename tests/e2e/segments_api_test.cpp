@@ -94,6 +94,18 @@ TEST_F(SegmentsApi, CrudWithRolesAndConflicts) {
   EXPECT_EQ(call("POST", "/v1/segments/" + id + "/refresh", "", viewer_token_).status, 403);
   EXPECT_EQ(client_->get("/v1/segments").status, 401);
 
+  // Deleting a segment deletes its memberships in the same statement (they have no foreign
+  // key): none are left behind.
+  seed_donors(20);
+  const auto everyone = create_segment(R"({"all": []})", "everyone");
+  const auto everyone_members = (*refresh(everyone))["members"].GetInt64();
+  ASSERT_GT(everyone_members, 0);
+  const auto everyone_rows =
+      "SELECT count(*) FROM segments.memberships WHERE segment_id = " + std::to_string(everyone);
+  EXPECT_EQ(sql(everyone_rows), std::to_string(everyone_members));
+  EXPECT_EQ(call("DELETE", "/v1/segments/" + std::to_string(everyone)).status, 200);
+  EXPECT_EQ(sql(everyone_rows), "0");
+
   EXPECT_EQ(call("DELETE", "/v1/segments/" + id).status, 200);
   EXPECT_EQ(call("GET", "/v1/segments/" + id).status, 404);
   EXPECT_EQ(call("POST", "/v1/segments/999999/refresh").status, 404);
