@@ -225,3 +225,8 @@ open(path, "w").write(text)
 PY
   log "wrote the Scoring section of $DOCS"
 fi
+if [ "${GABE_BENCH_STRICT:-0}" = 1 ] && { [ "$RUN_OK" != 1 ] || [ "$ONLINE_OK" != 1 ]; }; then
+  echo "scoring_bench: a target was missed" >&2
+  exit 1
+fi
+exit 0
