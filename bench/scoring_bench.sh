@@ -178,7 +178,7 @@ TABLE=$(cat <<EOF
 | --- | --- | --- | --- | --- |
 | scoring run, one-shot \`gabe-scoring run\`, $(fmt "$SCORED") donors / $(fmt $((N * 10))) gifts, exact top-3 reasons, written | $RUN_S s wall (features $F_S s, predictions + reasons $P_S s, writing $W_S s, deciles/drift/current scores $FIN_S s), peak RSS $RUN_RSS MB | — | ≤ 60 s, ≤ 2,048 MB | $(ok "$RUN_OK") |
 | online scores, \`GET /v1/donors/{id}/scores\`, $CONNS connections, ${SECS} s, random donors | $(fmt "$S_RPS") req/s, p50 $(printf '%.1f' "$S_P50") ms, p99 $(printf '%.1f' "$S_P99") ms | \`GET /healthz\` of the same service: $(fmt "$H_RPS") req/s, p99 $(printf '%.1f' "$H_P99") ms (ratio $RATIO) | ≥ 5,000 req/s, p99 ≤ 20 ms | $(ok "$ONLINE_OK") |
-| training give_90d, one-shot \`gabe-scoring train\`, params \`$TRAIN_PARAMS\` | $TRAIN_S s, peak RSS $TRAIN_RSS MB ($TRAIN_INFO on synthetic data without signal) | — | (reported) | — |
+| training give_90d, one-shot \`gabe-scoring train\`, params \`$TRAIN_PARAMS\` | $TRAIN_S s, peak RSS $TRAIN_RSS MB ($TRAIN_INFO: the synthetic gift dates are arithmetic, so these say nothing about real data) | — | (reported) | — |
 EOF
 )
 echo
