@@ -217,7 +217,8 @@ class Connection {
   int read_response(std::string& body, bool& keep_alive) {
     std::size_t header_end;
     while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (buf_.size() > 64 * 1024) throw std::runtime_error("response header too large");
+      if (buf_.size() > std::size_t{64} * 1024)
+        throw std::runtime_error("response header too large");
       fill();
     }
     const std::string_view head(buf_.data(), header_end);
@@ -266,7 +267,8 @@ class Connection {
       pos = end;
     }
     if (!have_length) throw std::runtime_error("response without content-length");
-    if (content_length > 16 * 1024 * 1024) throw std::runtime_error("response body too large");
+    if (content_length > std::size_t{16} * 1024 * 1024)
+      throw std::runtime_error("response body too large");
     const std::size_t total = header_end + 4 + content_length;
     while (buf_.size() < total) fill();
     body.assign(buf_, header_end + 4, content_length);
