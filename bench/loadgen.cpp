@@ -53,6 +53,8 @@ struct Options {
   std::uint64_t donors = 10'000;
   std::string run_id;
   double io_timeout_s = 10.0;
+  std::string get_path;  // GET mode when not empty
+  std::string token;     // GET mode: bearer token (GABE_LOADGEN_TOKEN)
 };
 
 [[noreturn]] void usage(const char* why) {
@@ -60,7 +62,9 @@ struct Options {
                "gabe-loadgen: %s\n"
                "usage: gabe-loadgen --port P --source NAME --secret whsec_... [--host 127.0.0.1]\n"
                "         [--connections 32] [--duration 20] [--warmup 2] [--max-requests N]\n"
-               "         [--donors 10000] [--run-id ID] [--timeout 10]\n",
+               "         [--donors 10000] [--run-id ID] [--timeout 10]\n"
+               "   or: gabe-loadgen --port P --get PATH [--donors N] [...] (GET PATH, \"{n}\" in\n"
+               "         it replaced by 1..N; bearer token from GABE_LOADGEN_TOKEN)\n",
                why);
   std::exit(2);
 }
@@ -109,12 +113,21 @@ Options parse_args(int argc, char** argv) {
       o.run_id = v;
     } else if (a == "--timeout") {
       o.io_timeout_s = parse_double(v, 0.1, 120, "bad --timeout");
+    } else if (a == "--get") {
+      o.get_path = v;
     } else {
       usage("unknown option");
     }
   }
   if (o.port == 0) usage("--port is required");
-  if (o.source.empty() || o.secret.empty()) usage("--source and --secret are required");
+  if (!o.get_path.empty()) {
+    if (o.get_path.front() != '/' || o.get_path.find_first_of(" \r\n") != std::string::npos) {
+      usage("--get must be a path starting with '/'");
+    }
+    if (const char* t = std::getenv("GABE_LOADGEN_TOKEN")) o.token = t;
+  } else if (o.source.empty() || o.secret.empty()) {
+    usage("--source and --secret are required");
+  }
   if (o.host == "localhost") o.host = "127.0.0.1";
   in_addr addr{};
   if (inet_pton(AF_INET, o.host.c_str(), &addr) != 1 || (ntohl(addr.s_addr) >> 24) != 127) {
@@ -204,7 +217,8 @@ class Connection {
   int read_response(std::string& body, bool& keep_alive) {
     std::size_t header_end;
     while ((header_end = buf_.find("\r\n\r\n")) == std::string::npos) {
-      if (buf_.size() > 64 * 1024) throw std::runtime_error("response header too large");
+      if (buf_.size() > std::size_t{64} * 1024)
+        throw std::runtime_error("response header too large");
       fill();
     }
     const std::string_view head(buf_.data(), header_end);
@@ -253,7 +267,8 @@ class Connection {
       pos = end;
     }
     if (!have_length) throw std::runtime_error("response without content-length");
-    if (content_length > 16 * 1024 * 1024) throw std::runtime_error("response body too large");
+    if (content_length > std::size_t{16} * 1024 * 1024)
+      throw std::runtime_error("response body too large");
     const std::size_t total = header_end + 4 + content_length;
     while (buf_.size() < total) fill();
     body.assign(buf_, header_end + 4, content_length);
@@ -319,34 +334,46 @@ void run_thread(const Options& o, Shared& shared, int index, ThreadResult& r) {
     const std::uint64_t cents = 500 + (h >> 20) % 20000;  // 5.00 .. 204.99
     char amount[32];
     std::snprintf(amount, sizeof amount, "%" PRIu64 ".%02" PRIu64, cents / 100, cents % 100);
-    const std::string gift_ref =
-        "lg-" + o.run_id + "-" + std::to_string(index) + "-" + std::to_string(seq);
-    id = "msg_" + gift_ref;
-    body.clear();
-    body.append(R"({"type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":")")
-        .append(gift_ref)
-        .append(R"(","donor_ref":"lgd-)")
-        .append(std::to_string(donor))
-        .append(R"(","amount":")")
-        .append(amount)
-        .append(R"(","currency":"EUR","received_on":"2026-11-20","channel":"online"}})");
-    const std::int64_t ts = unix_now();
-    const std::string signature = gabe::ingest::sign_webhook(o.secret, id, ts, body);
-    request.clear();
-    request.append("POST ")
-        .append(path)
-        .append(" HTTP/1.1\r\nHost: ")
-        .append(host)
-        .append("\r\nContent-Type: application/json\r\nwebhook-id: ")
-        .append(id)
-        .append("\r\nwebhook-timestamp: ")
-        .append(std::to_string(ts))
-        .append("\r\nwebhook-signature: ")
-        .append(signature)
-        .append("\r\nContent-Length: ")
-        .append(std::to_string(body.size()))
-        .append("\r\n\r\n")
-        .append(body);
+    if (!o.get_path.empty()) {
+      std::string target = o.get_path;
+      if (const auto at = target.find("{n}"); at != std::string::npos) {
+        target.replace(at, 3, std::to_string(1 + donor));
+      }
+      request.clear();
+      request.append("GET ").append(target).append(" HTTP/1.1\r\nHost: ").append(host);
+      if (!o.token.empty()) request.append("\r\nAuthorization: Bearer ").append(o.token);
+      request.append("\r\n\r\n");
+    } else {
+      const std::string gift_ref =
+          "lg-" + o.run_id + "-" + std::to_string(index) + "-" + std::to_string(seq);
+      id = "msg_" + gift_ref;
+      body.clear();
+      body.append(
+              R"({"type":"gift.created","timestamp":"2026-11-24T10:00:00Z","data":{"gift_ref":")")
+          .append(gift_ref)
+          .append(R"(","donor_ref":"lgd-)")
+          .append(std::to_string(donor))
+          .append(R"(","amount":")")
+          .append(amount)
+          .append(R"(","currency":"EUR","received_on":"2026-11-20","channel":"online"}})");
+      const std::int64_t ts = unix_now();
+      const std::string signature = gabe::ingest::sign_webhook(o.secret, id, ts, body);
+      request.clear();
+      request.append("POST ")
+          .append(path)
+          .append(" HTTP/1.1\r\nHost: ")
+          .append(host)
+          .append("\r\nContent-Type: application/json\r\nwebhook-id: ")
+          .append(id)
+          .append("\r\nwebhook-timestamp: ")
+          .append(std::to_string(ts))
+          .append("\r\nwebhook-signature: ")
+          .append(signature)
+          .append("\r\nContent-Length: ")
+          .append(std::to_string(body.size()))
+          .append("\r\n\r\n")
+          .append(body);
+    }
 
     const auto t0 = Clock::now();
     int status = 0;
@@ -380,7 +407,9 @@ void run_thread(const Options& o, Shared& shared, int index, ThreadResult& r) {
     const auto us = std::chrono::duration_cast<std::chrono::microseconds>(t1 - t0).count();
     r.latencies_us.push_back(static_cast<std::uint32_t>(std::min<std::int64_t>(us, UINT32_MAX)));
     ++r.statuses[status];
-    if (status == 200) {
+    if (status == 200 && !o.get_path.empty()) {
+      ++r.processed;
+    } else if (status == 200) {
       if (answer.find("\"processed\"") != std::string::npos) {
         ++r.processed;
       } else if (answer.find("\"duplicate\"") != std::string::npos) {

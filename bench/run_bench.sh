@@ -17,6 +17,8 @@
 #   T  gabe_trees (the scoring service's predict and exact reasons) against XGBoost 1.7 itself on
 #      the same models and rows (gabe-trees-bench; no database)
 #   then bench/segments_bench.sh (segment refresh and matching over 1,000,000 donors)
+#   R  then bench/scoring_bench.sh (a scoring run over 1,000,000 donors / 10,000,000 gifts with
+#      exact reasons, its peak RSS, and GET /v1/donors/{id}/scores beside /healthz)
 # prints the table and writes it to docs/benchmarks.md. Everything it starts is stopped and its
 # temporary directory removed on exit, also on error or Ctrl-C.
 #
@@ -26,7 +28,8 @@
 # the report; default docs/benchmarks.md, "-" for nowhere), GABE_BENCH_STRICT=1 (exit 1 when a
 # target is missed; otherwise only an invalid measurement fails the script),
 # GABE_BENCH_PULL_CONTACTS (100000), GABE_BENCH_PULL_CONTRIBUTIONS (1000000),
-# GABE_BENCH_ONLY=civicrm (run only phase P and replace only its section of the report).
+# GABE_BENCH_ONLY=civicrm (run only phase P and replace only its section of the report),
+# GABE_BENCH_ONLY=scoring (run only phase R, bench/scoring_bench.sh, likewise).
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 BIN_DIR" >&2; exit 2; }
@@ -45,6 +48,8 @@ PULL_CONTACTS=${GABE_BENCH_PULL_CONTACTS:-100000}
 PULL_CONTRIBUTIONS=${GABE_BENCH_PULL_CONTRIBUTIONS:-1000000}
 
 TREES_ROWS=${GABE_BENCH_TREES_ROWS:-1000000}
+
+if [ "$ONLY" = scoring ]; then exec "$ROOT/bench/scoring_bench.sh" "$BIN"; fi
 
 for b in gabe-ingest gabectl gabe-loadgen gabe-civicrm-standin gabe-trees-bench; do
   [ -x "$BIN/$b" ] || { echo "run_bench: $BIN/$b is missing (build first)" >&2; exit 2; }
@@ -751,6 +756,9 @@ fi
 # Segments (issue 9): refresh and matching over 1,000,000 donors, on a cluster of its own;
 # appends its section to $DOCS.
 [ "$ONLY" = civicrm ] || "$ROOT/bench/segments_bench.sh" "$BIN" || { echo "run_bench: the segments benchmark failed" >&2; exit 1; }
+# Scoring (issue 8), phase R: a scoring run over 1,000,000 donors and the online scores, on a
+# cluster of its own; replaces or appends its section of $DOCS.
+[ "$ONLY" = civicrm ] || "$ROOT/bench/scoring_bench.sh" "$BIN" || { echo "run_bench: the scoring benchmark failed" >&2; exit 1; }
 
 if [ "$ONLY" != civicrm ] && { [ "$HOOK_VALID" != 1 ] || [ "$IMPORT_VALID" != 1 ]; }; then
   echo "run_bench: the measurement is invalid (errors above)" >&2

@@ -87,8 +87,11 @@ CREATE INDEX runs_target_idx ON scoring.runs (target, id);
 -- Scores: one row per run and donor, written with COPY. `features` are the model's inputs (as
 -- float4, exactly what the model saw), so that every contribution can be recomputed; the top
 -- three reasons are kept as parallel arrays (feature index into the model card's feature list).
+-- run_id has no foreign key on purpose: only the scoring service writes this table, always for
+-- the run it holds, and a foreign key costs a row-locking lookup of scoring.runs per score row
+-- (a million per run; a quarter of the COPY's time in docs/benchmarks.md's scoring section).
 CREATE TABLE scoring.scores (
-  run_id          bigint NOT NULL REFERENCES scoring.runs (id),
+  run_id          bigint NOT NULL,
   donor_id        bigint NOT NULL,
   score           double precision NOT NULL,
   margin          double precision NOT NULL,

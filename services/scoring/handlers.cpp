@@ -20,6 +20,8 @@ namespace gabe::scoring {
 
 namespace {
 
+constexpr const char* kDonorScoresStatement = "scoring_donor_scores";
+
 std::vector<double> split_numbers(const char* text) {
   std::vector<double> out;
   const std::string s(text);
@@ -383,7 +385,7 @@ class ScoringApi {
     const auto lang = req.language();
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(sql::kDonorScores, id);
+      auto rows = tx.exec_prepared(kDonorScoresStatement, id);
       if (rows.empty() && tx.exec_params(sql::kDonorExists, id).empty())
         throw not_found("No such donor.");
       JsonWriter w;
@@ -494,6 +496,10 @@ class ScoringApi {
 };
 
 }  // namespace
+
+void prepare_connection(pqxx::connection& conn) {
+  conn.prepare(kDonorScoresStatement, sql::kDonorScores);
+}
 
 void register_routes(ServiceContext& ctx) {
   std::optional<Cron> schedule;

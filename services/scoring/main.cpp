@@ -19,5 +19,6 @@ int main(int argc, char** argv) {
       "gabe-scoring run --help). See docs/scoring.md.\n";
   spec.settings = gabe::scoring::settings();
   spec.register_routes = gabe::scoring::register_routes;
+  spec.on_connect = gabe::scoring::prepare_connection;
   return gabe::run_service(argc, argv, spec);
 }

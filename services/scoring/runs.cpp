@@ -80,6 +80,13 @@ void mark_failed(pqxx::connection& conn, std::int64_t run_id, const std::string&
 // The run's completion: deciles, histogram, drift against the previous run of the target,
 // and the target's current scores (when the model is still the active one).
 void finish_run(pqxx::transaction_base& tx, std::int64_t run_id, const std::string& target) {
+  auto mark = std::chrono::steady_clock::now();
+  const auto lap = [&mark] {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - mark).count();
+    mark = now;
+    return seconds;
+  };
   const auto bounds = tx.exec_params(sql::kDecileBounds, run_id)[0][0];
   const auto counts =
       parse_numbers(tx.exec_params(sql::kHistogramCounts, run_id, kHistogramBins)[0][0].c_str());
@@ -93,6 +100,7 @@ void finish_run(pqxx::transaction_base& tx, std::int64_t run_id, const std::stri
       if (before.size() == counts.size()) drift = psi(before, counts);
     }
   }
+  const double statistics_seconds = lap();
   JsonWriter h;
   h.begin_array();
   for (double c : counts) h.value(static_cast<std::int64_t>(c));
@@ -102,7 +110,12 @@ void finish_run(pqxx::transaction_base& tx, std::int64_t run_id, const std::stri
       bounds.is_null() ? std::optional<std::string>() : std::optional<std::string>(bounds.c_str()),
       h.take(), drift, previous);
   tx.exec_params(sql::kReplaceCurrentScoresDelete, run_id);
+  const double delete_seconds = lap();
   tx.exec_params(sql::kReplaceCurrentScoresInsert, run_id);
+  log::info("run finishing steps", {{"run_id", run_id},
+                                    {"statistics_seconds", statistics_seconds},
+                                    {"current_delete_seconds", delete_seconds},
+                                    {"current_insert_seconds", lap()}});
 }
 
 }  // namespace
