@@ -78,25 +78,59 @@ for svc in "${started[@]}"; do
   curl -fs "http://127.0.0.1:${ports[$svc]}/readyz" >/dev/null || { log "gabe-$svc did not become ready; see .gabe/logs/$svc.log"; exit 1; }
 done
 
-if [ "$(psql -q "$ADMIN_URL" -tAc "SELECT count(*) FROM donor.donors")" = "0" ]; then
-  log "loading demo data ($DEMO_DONORS donors) through POST /v1/import"
-  "$BIN/gabectl" demo-data --donors "$DEMO_DONORS" --seed 1 --source demo 2>/dev/null |
-    curl -fsS -X POST --data-binary @- -H 'Content-Type: application/x-ndjson' \
-      -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8081/v1/import >"$STATE/logs/demo-import.json"
-fi
+# Demo data, one step per started service. Each step must be safe to run again on a database
+# that already has its data. The coordinator adds the steps of scoring (train and activate a
+# first model, run scoring), segments (refresh the built-in segments) and grants (demo
+# funders, grants and deadlines) here as those services land.
+demo_step() {
+  case $1 in
+    ingest)
+      if [ "$(psql -q "$ADMIN_URL" -tAc "SELECT count(*) FROM donor.donors")" = "0" ]; then
+        log "loading demo data ($DEMO_DONORS donors) through POST /v1/import"
+        "$BIN/gabectl" demo-data --donors "$DEMO_DONORS" --seed 1 --source demo 2>/dev/null |
+          curl -fsS -X POST --data-binary @- -H 'Content-Type: application/x-ndjson' \
+            -H "Authorization: Bearer $TOKEN" http://127.0.0.1:8081/v1/import >"$STATE/logs/demo-import.json"
+      fi
+      ;;
+    segments)
+      log "refreshing the built-in segments"
+      for id in $(psql -q "$ADMIN_URL" -tAc "SELECT id FROM segments.segments WHERE builtin ORDER BY id"); do
+        curl -fsS -X POST -H "Authorization: Bearer $TOKEN" \
+          "http://127.0.0.1:8083/v1/segments/$id/refresh" >/dev/null
+      done
+      ;;
+    *) ;;  # scoring, grants: see above
+  esac
+}
+for svc in "${started[@]}"; do demo_step "$svc"; done
 
+# Prometheus with Gabe's alert rules (deploy/prometheus/), scraping the services started here;
+# on 9090, or a free port when 9090 is taken. Its data stays in .gabe/prometheus.
+PROM_URL=""
 if command -v prometheus >/dev/null 2>&1; then
+  prom_port=9090
+  if ! python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 9090))' 2>/dev/null; then
+    prom_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  fi
   {
-    echo "global: {scrape_interval: 15s}"
+    echo "# Written by deploy/up.sh from deploy/prometheus/prometheus.yml: the services started by ./run up."
+    echo "global: {scrape_interval: 15s, evaluation_interval: 15s}"
+    echo "rule_files: ['$ROOT/deploy/prometheus/rules/*.yml']"
     echo "scrape_configs:"
     for svc in "${started[@]}"; do
       echo "  - job_name: gabe-$svc"
       echo "    static_configs: [{targets: ['127.0.0.1:${ports[$svc]}']}]"
     done
   } >"$STATE/prometheus.yml"
-  prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
-    --web.listen-address=127.0.0.1:9090 >>"$STATE/logs/prometheus.log" 2>&1 &
-  prom_pid=$!
+  if promtool check config "$STATE/prometheus.yml" >"$STATE/logs/promtool.log" 2>&1; then
+    prometheus --config.file="$STATE/prometheus.yml" --storage.tsdb.path="$STATE/prometheus" \
+      --web.listen-address="127.0.0.1:$prom_port" >>"$STATE/logs/prometheus.log" 2>&1 &
+    prom_pid=$!
+    PROM_URL="http://127.0.0.1:$prom_port"
+    for _ in $(seq 50); do curl -fs "$PROM_URL/-/ready" >/dev/null 2>&1 && break; sleep 0.2; done
+  else
+    log "Prometheus not started: its config does not check, see .gabe/logs/promtool.log"
+  fi
 fi
 
 cat >"$STATE/env" <<ENV
@@ -104,13 +138,18 @@ export GABE_TOKEN=$TOKEN
 export GABE_WEBHOOK_SECRET=$(cat "$STATE/demo-secret")
 export GABE_INGEST_URL=http://127.0.0.1:8081
 export GABE_ADMIN_DATABASE_URL=$ADMIN_URL
+export GABE_PROMETHEUS_URL=$PROM_URL
 ENV
 chmod 600 "$STATE/env"
 
 echo
 echo "Gabe is running."
 for svc in "${started[@]}"; do printf '  gabe-%-9s http://127.0.0.1:%s   (logs: .gabe/logs/%s.log)\n' "$svc" "${ports[$svc]}" "$svc"; done
-[ -n "$prom_pid" ] && echo "  prometheus      http://127.0.0.1:9090"
+if [ -n "$PROM_URL" ]; then
+  echo "  prometheus      $PROM_URL   (alerts: $PROM_URL/alerts; logs: .gabe/logs/prometheus.log)"
+else
+  echo "  prometheus      not installed (apt-get install prometheus), or see .gabe/logs/promtool.log"
+fi
 echo "  database        $ADMIN_URL"
 echo "  demo data       $(cat "$STATE/logs/demo-import.json" 2>/dev/null | head -c 200)"
 echo

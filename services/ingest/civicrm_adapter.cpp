@@ -345,6 +345,8 @@ void map_contact(CanonicalEvent& event, const JsonValue& v, const SourceConfig& 
                  rapidjson::Document& d) {
   copy_text(d, v, "id", "donor_ref");
   for (const char* k : {"first_name", "last_name", "organization_name"}) copy(d, v, k, k);
+  // A household's name is its organisation name here (Contact.household_name).
+  if (!member(v, "organization_name")) copy(d, v, "household_name", "organization_name");
   copy(d, v, "email_primary.email", "email");
   copy(d, v, "phone_primary.phone", "phone");
   copy(d, v, "address_primary.street_address", "street");

@@ -3,6 +3,7 @@
 #include "civicrm_api.hpp"
 
 #include <charconv>
+#include <type_traits>
 #include <utility>
 
 namespace gabe::ingest::civicrm {
@@ -87,7 +88,17 @@ std::string params_json(const ApiQuery& query) {
     w.key("where").begin_array();
     for (const auto& clause : query.where) {
       w.begin_array().value(clause.field).value(clause.op);
-      std::visit([&w](const auto& v) { w.value(v); }, clause.value);
+      std::visit(
+          [&w](const auto& v) {
+            if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::vector<std::int64_t>>) {
+              w.begin_array();
+              for (auto n : v) w.value(n);
+              w.end_array();
+            } else {
+              w.value(v);
+            }
+          },
+          clause.value);
       w.end_array();
     }
     w.end_array();

@@ -34,11 +34,11 @@ std::optional<std::string> api_target(const ApiEndpoint& endpoint, std::string_v
                                       std::string_view action);
 
 // One `where` clause: [field, op, value]. Values are what CiviCRM compares with: ints, strings
-// (dates as "YYYY-MM-DD HH:MM:SS", CiviCRM's local time) or booleans.
+// (dates as "YYYY-MM-DD HH:MM:SS", CiviCRM's local time), booleans, or a list of ints (IN).
 struct WhereClause {
   std::string field;
-  std::string op;  // "=", ">", ">=", "<", "<=", "!=", "IS NULL", ...
-  std::variant<std::int64_t, std::string, bool> value;
+  std::string op;  // "=", ">", ">=", "<", "<=", "!=", "IN", "IS NULL", ...
+  std::variant<std::int64_t, std::string, bool, std::vector<std::int64_t>> value;
 };
 
 struct ApiQuery {

@@ -6,6 +6,7 @@
 
 #include "adapters.hpp"
 #include "canonical_event.hpp"
+#include "civicrm_sync.hpp"
 #include "event_batcher.hpp"
 #include "event_store.hpp"
 #include "gabe/json.hpp"
@@ -78,7 +79,8 @@ class IngestApi {
         events_(ctx.metrics.counter("gabe_ingest_events_total",
                                     "Events received, by channel (webhook/import) and outcome",
                                     {"channel", "outcome"})),
-        retention_(ctx.pool, ctx.metrics, RetentionSettings::from(ctx.settings)) {}
+        retention_(ctx.pool, ctx.metrics, RetentionSettings::from(ctx.settings)),
+        sync_(ctx.pool, ctx.metrics, SyncSettings::from(ctx.settings)) {}
 
   http::Response webhook(http::Request& req) {
     const std::string source(req.param("source"));
@@ -318,6 +320,52 @@ class IngestApi {
     return http::json_response(200, w.take());
   }
 
+  http::Response source(http::Request& req) {
+    const std::string name(req.param("name"));
+    return ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::nontransaction tx(c);
+      auto rows = tx.exec_params(sql::kSourceStatus, name);
+      if (rows.empty()) throw not_found("No source '" + name.substr(0, 63) + "'.");
+      return http::json_response(200, rows[0][0].c_str());
+    });
+  }
+
+  // POST /v1/sources/{name}/sync: asks the source's sync for a pass now (202); with
+  // {"full": true} a full reconciliation. The request is stored, so any replica runs it.
+  http::Response request_sync(http::Request& req) {
+    const std::string name(req.param("name"));
+    bool full = false;
+    if (!req.body.empty()) {
+      req.require_json();
+      auto doc = parse_json(req.body);
+      FieldReader r(*doc);
+      full = r.boolean("full").value_or(false);
+      r.throw_if_errors();
+    }
+    const auto requested = ctx_.pool.run([&](pqxx::connection& c) {
+      pqxx::work tx(c);
+      auto rows = tx.exec_params(sql::kSourceForSync, name);
+      if (rows.empty()) throw not_found("No source '" + name.substr(0, 63) + "'.");
+      if (!rows[0][1].as<bool>())
+        throw conflict("Source '" + name +
+                       "' receives webhooks; only a source added with --pull is fetched.");
+      std::string kind = tx.exec_params(sql::kRequestSync, name, full)[0][0].c_str();
+      JsonWriter d;
+      d.begin_object().field("full", full).end_object();
+      record_audit(tx, ctx_.service, req.actor, "source.sync", "source:" + name, d.take());
+      tx.commit();
+      return kind;
+    });
+    sync_.wake();
+    JsonWriter w;
+    w.begin_object()
+        .field("source", name)
+        .field("sync", requested)
+        .field("status", "requested")
+        .end_object();
+    return http::json_response(202, w.take());
+  }
+
  private:
   http::Response donor_by_id(std::int64_t id) {
     return ctx_.pool.run([&](pqxx::connection& c) {
@@ -336,7 +384,8 @@ class IngestApi {
   SourceRegistry sources_;
   EventBatcher batcher_;
   Counter events_;
-  RetentionLoop retention_;  // last: stops before the rest goes
+  RetentionLoop retention_;
+  CivicrmSync sync_;  // last: stops before the rest goes
 };
 
 }  // namespace
@@ -360,6 +409,10 @@ void register_routes(ServiceContext& ctx) {
   r.add(M::get, "/v1/donors/{id}/export", Role::admin,
         [api](http::Request& q) { return api->export_donor(q); });
   r.add(M::get, "/v1/stats", Role::viewer, [api](http::Request& q) { return api->stats(q); });
+  r.add(M::get, "/v1/sources/{name}", Role::admin,
+        [api](http::Request& q) { return api->source(q); });
+  r.add(M::post, "/v1/sources/{name}/sync", Role::admin,
+        [api](http::Request& q) { return api->request_sync(q); });
 }
 
 }  // namespace gabe::ingest

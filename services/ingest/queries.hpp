@@ -107,4 +107,46 @@ SELECT s.id FROM donor.donors d LEFT JOIN donor.donors s ON s.id = d.merged_into
 WHERE d.id = $1 FOR UPDATE OF d
 )sql";
 
+// $1 source name -> GET /v1/sources/{name} as JSON text, or no row. `records` counts what Gabe
+// holds from the source (donors not merged away or erased, gifts, recurring gifts, campaigns),
+// keyed by CiviCRM's entity names; `last_pass` is what the running or last pass read.
+inline constexpr const char* kSourceStatus = R"sql(
+SELECT json_build_object(
+  'name', s.name, 'adapter', s.adapter,
+  'optin_groups', (SELECT json_object_agg(o.channel, o.group_id) FROM ingest.source_optin_groups o
+                   WHERE o.source = s.name),
+  'pull', CASE WHEN p.source IS NULL THEN NULL ELSE json_build_object(
+    'url', p.url,
+    'last_sync_at', to_char(st.last_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+    'lag_seconds', floor(extract(epoch FROM now() - st.last_sync_at))::bigint,
+    'last_full_sync_at', to_char(st.last_full_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
+    'running', st.pass,
+    'requested', st.requested,
+    'records', json_build_object(
+      'Contact', (SELECT count(*) FROM donor.donors d WHERE d.source = s.name AND d.ref IS NOT NULL
+                  AND d.merged_into IS NULL AND d.erased_at IS NULL AND NOT d.is_placeholder),
+      'Contribution', (SELECT count(*) FROM donor.gifts g WHERE g.source = s.name),
+      'ContributionRecur', (SELECT count(*) FROM donor.recurring r WHERE r.source = s.name),
+      'Campaign', (SELECT count(*) FROM donor.campaigns c WHERE c.source = s.name)),
+    'last_pass', st.pass_records,
+    'last_error', st.last_error,
+    'last_error_at', to_char(st.last_error_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'))
+  END)::text
+FROM ingest.sources s
+LEFT JOIN ingest.source_pull p ON p.source = s.name
+LEFT JOIN ingest.sync_state st ON st.source = s.name
+WHERE s.name = $1
+)sql";
+// $1 source name, $2 full (bool) -> the source's adapter and whether it is a pull source, or
+// no row; asks its sync for a pass (a full one stays full).
+inline constexpr const char* kSourceForSync = R"sql(
+SELECT s.adapter, p.source IS NOT NULL FROM ingest.sources s
+LEFT JOIN ingest.source_pull p ON p.source = s.name WHERE s.name = $1
+)sql";
+inline constexpr const char* kRequestSync = R"sql(
+UPDATE ingest.sync_state SET requested =
+  CASE WHEN requested = 'full' OR $2::boolean THEN 'full' ELSE 'incremental' END
+WHERE source = $1 RETURNING requested
+)sql";
+
 }  // namespace gabe::ingest::sql

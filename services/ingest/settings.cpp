@@ -1,5 +1,7 @@
 #include "settings.hpp"
 
+#include "civicrm_sync.hpp"
+
 namespace gabe::ingest {
 
 config::SettingsTable retention_settings() {
@@ -24,6 +26,7 @@ config::SettingsTable settings() {
       integer_setting("GABE_INGEST_BATCH_MAX", 256, 1, 5000, "most webhook events in one batch"),
   };
   for (auto& s : retention_settings()) table.push_back(std::move(s));
+  for (auto& s : sync_settings()) table.push_back(std::move(s));
   return table;
 }
 

@@ -1,6 +1,7 @@
 #include "sources.hpp"
 
 #include "adapters.hpp"
+#include "civicrm_api.hpp"
 #include "gabe/auth.hpp"
 #include "gabe/json.hpp"
 #include "gabe/problem.hpp"
@@ -27,6 +28,14 @@ constexpr const char* kInsertOptInGroups =
 constexpr const char* kRetireOldSecrets =
     "UPDATE ingest.source_secrets SET retired_at = now() WHERE source = $1 AND retired_at IS NULL "
     "AND id < (SELECT max(id) FROM ingest.source_secrets WHERE source = $1)";
+
+constexpr const char* kInsertPull =
+    "INSERT INTO ingest.source_pull (source, url, api_key) VALUES ($1, $2, $3)";
+constexpr const char* kInsertSyncState = "INSERT INTO ingest.sync_state (source) VALUES ($1)";
+constexpr const char* kPullExists = "SELECT 1 FROM ingest.source_pull WHERE source = $1";
+constexpr const char* kUpdatePull =
+    "UPDATE ingest.source_pull SET url = COALESCE($2, url), api_key = COALESCE($3, api_key), "
+    "updated_at = now() WHERE source = $1";
 
 // The same rule as the CHECK on ingest.sources.name, so that a bad name gets a plain answer.
 bool is_valid_source_name(const std::string& name) {
@@ -117,9 +126,25 @@ OptInGroupChanges parse_optin_groups(const std::vector<std::string>& specs) {
   return out;
 }
 
+void validate_pull_config(const std::optional<std::string>& url,
+                          const std::optional<std::string>& api_key) {
+  std::vector<FieldError> errors;
+  if (url && (url->size() > 2000 || !civicrm::parse_api_base(*url)))
+    errors.push_back({"pull",
+                      "must be the APIv4 REST base, http(s)://HOST[:PORT]/PATH "
+                      "(e.g. https://crm.example.org/civicrm/ajax/api4)"});
+  if (api_key) {
+    bool printable = !api_key->empty() && api_key->size() <= 1000;
+    for (char c : *api_key) printable = printable && c > ' ' && c < 127;
+    if (!printable)
+      errors.push_back({"key", "must be 1 to 1000 printable characters without spaces"});
+  }
+  if (!errors.empty()) throw unprocessable("The CiviCRM connection is not valid.", errors);
+}
+
 std::string add_source(pqxx::transaction_base& tx, const std::string& name,
                        std::string_view adapter, const std::string& actor,
-                       const OptInGroupChanges& optin) {
+                       const OptInGroupChanges& optin, const std::optional<PullConfig>& pull) {
   if (!is_valid_source_name(name)) {
     throw unprocessable(
         "A source name is lower-case letters, digits, '-' and '_' (at most 63 bytes).",
@@ -135,14 +160,25 @@ std::string add_source(pqxx::transaction_base& tx, const std::string& name,
   if (!optin.empty() && adapter != "civicrm")
     throw unprocessable("Opt-in groups are CiviCRM groups: only a civicrm source has them.",
                         {{"optin-group", "needs --adapter civicrm"}});
+  if (pull && adapter != "civicrm")
+    throw unprocessable("Only a civicrm source can be fetched (--pull).",
+                        {{"pull", "needs --adapter civicrm"}});
+  if (pull) validate_pull_config(pull->url, pull->api_key);
   if (source_exists(tx, name))
     throw conflict("Source '" + name + "' exists already (rotate its secret instead).");
   tx.exec_params(kInsertSource, name, std::string(adapter));
   const auto groups = write_optin_groups(tx, name, optin);
-  auto secret = new_secret(tx, name);
+  std::string secret;
+  if (pull) {
+    tx.exec_params(kInsertPull, name, pull->url, pull->api_key);
+    tx.exec_params(kInsertSyncState, name);
+  } else {
+    secret = new_secret(tx, name);
+  }
   JsonWriter d;
   d.begin_object().field("adapter", adapter);
   if (adapter == "civicrm") d.key("optin_groups").raw(optin_json(groups));
+  if (pull) d.field("pull", pull->url);  // never the key
   d.end_object();
   record_audit(tx, kService, actor, "source.add", "source:" + name, d.take());
   return secret;
@@ -162,6 +198,31 @@ std::map<std::string, std::int64_t> set_source_optin_groups(pqxx::transaction_ba
   d.begin_object().key("optin_groups").raw(optin_json(groups)).end_object();
   record_audit(tx, kService, actor, "source.optin_groups", "source:" + name, d.take());
   return groups;
+}
+
+void set_source_pull(pqxx::transaction_base& tx, const std::string& name,
+                     const std::optional<std::string>& url,
+                     const std::optional<std::string>& api_key, const std::string& actor) {
+  auto rows = tx.exec_params(kSourceAdapter, name);
+  if (rows.empty()) throw not_found("No source '" + name + "'.");
+  if (std::string_view(rows[0][0].c_str()) != "civicrm")
+    throw unprocessable("Only a civicrm source can be fetched (--pull).",
+                        {{"pull", "source '" + name + "' is not a civicrm source"}});
+  validate_pull_config(url, api_key);
+  if (tx.exec_params(kPullExists, name).empty()) {
+    if (!url || !api_key)
+      throw unprocessable("A source that is not fetched yet needs both --pull URL and a key.",
+                          {{url ? "key" : "pull", "is required"}});
+    tx.exec_params(kInsertPull, name, *url, *api_key);
+    tx.exec_params(kInsertSyncState, name);
+  } else {
+    tx.exec_params(kUpdatePull, name, url, api_key);
+  }
+  JsonWriter d;
+  d.begin_object();
+  if (url) d.field("pull", *url);
+  d.field("key_changed", api_key.has_value()).end_object();
+  record_audit(tx, kService, actor, "source.pull", "source:" + name, d.take());
 }
 
 std::string rotate_source_secret(pqxx::transaction_base& tx, const std::string& name,

@@ -1,26 +1,26 @@
-// Standard Webhooks v1: the signature is HMAC-SHA256 over "{id}.{timestamp}.{body}" with the
-// Base64-decoded part of a "whsec_…" secret; the header lists "v1,<base64>" entries separated
-// by spaces, any one of which may match any current secret.
+// Incoming Standard Webhooks: ingest's names for the shared implementation
+// (gabe/webhook_signature.hpp), which the outbox signs its outgoing webhooks with.
 #pragma once
 
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <vector>
+#include "gabe/webhook_signature.hpp"
 
 namespace gabe::ingest {
 
-enum class SignatureCheck { ok, missing_headers, bad_timestamp, stale_timestamp, mismatch };
+using webhooks::kTimestampToleranceSeconds;
+using webhooks::SignatureCheck;
 
-inline constexpr std::int64_t kTimestampToleranceSeconds = 300;
+inline SignatureCheck verify_webhook_signature(const std::vector<std::string>& secrets,
+                                               std::string_view id, std::string_view timestamp,
+                                               std::string_view signature_header,
+                                               std::string_view body,
+                                               std::int64_t now_epoch_seconds) {
+  return webhooks::verify(secrets, id, timestamp, signature_header, body, now_epoch_seconds);
+}
 
-SignatureCheck verify_webhook_signature(const std::vector<std::string>& secrets,
-                                        std::string_view id, std::string_view timestamp,
-                                        std::string_view signature_header, std::string_view body,
-                                        std::int64_t now_epoch_seconds);
-
-// "v1,<base64>" for one secret; used by gabectl, tests, benchmarks and outgoing webhooks.
-std::string sign_webhook(std::string_view secret, std::string_view id, std::int64_t timestamp,
-                         std::string_view body);
+// "v1,<base64>" for one secret; used by gabectl, tests and benchmarks.
+inline std::string sign_webhook(std::string_view secret, std::string_view id,
+                                std::int64_t timestamp, std::string_view body) {
+  return webhooks::sign(secret, id, timestamp, body);
+}
 
 }  // namespace gabe::ingest

@@ -43,8 +43,12 @@ Pool::~Pool() {
 std::unique_ptr<pqxx::connection> Pool::acquire() {
   {
     std::unique_lock lock(mutex_);
-    if (!available_.wait_for(lock, limits_.acquire,
-                             [this] { return !idle_.empty() || open_ < size_; })) {
+    ++waiting_;
+    const bool free = available_.wait_for(lock, limits_.acquire,
+                                          [this] { return !idle_.empty() || open_ < size_; });
+    --waiting_;
+    if (!free) {
+      ++acquire_timeouts_;
       throw service_unavailable("All database connections are busy.", 1);
     }
     if (!idle_.empty()) {
@@ -70,6 +74,11 @@ std::unique_ptr<pqxx::connection> Pool::acquire() {
     log::warn("database connection failed", {{"kind", typeid(e).name()}});
     throw service_unavailable("The database is not available.", 2);
   }
+}
+
+PoolStats Pool::stats() {
+  std::lock_guard lock(mutex_);
+  return PoolStats{size_, open_, idle_.size(), waiting_, acquire_timeouts_};
 }
 
 void Pool::give_back(std::unique_ptr<pqxx::connection> conn, bool cut) {

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
+#include <mutex>
 
 #include "gabe/log.hpp"
 #include "gabe/migrations.hpp"
@@ -35,6 +36,51 @@ http::ServerOptions server_options(const config::Settings& settings) {
   }
   return o;
 }
+
+// The connection pool's state as metrics, read at each scrape: how full the pool is
+// (gabe_db_pool_connections by state against gabe_db_pool_max_connections), who waits for a
+// connection, and how many waits ended in a 503 because none came free in time.
+class PoolMetrics {
+ public:
+  PoolMetrics(Metrics& metrics, db::Pool& pool)
+      : pool_(pool),
+        connections_(metrics.gauge("gabe_db_pool_connections",
+                                   "Open database connections of the pool, by state: in_use "
+                                   "(leased or being opened) or idle",
+                                   {"state"})),
+        max_connections_(metrics.gauge("gabe_db_pool_max_connections",
+                                       "Most connections the pool opens (GABE_DB_POOL_SIZE)", {})),
+        waiting_(metrics.gauge("gabe_db_pool_waiting_requests",
+                               "Requests waiting for a free database connection", {})),
+        timeouts_(metrics.counter("gabe_db_pool_acquire_timeouts_total",
+                                  "Waits for a database connection that ended in a 503 because "
+                                  "none came free in time",
+                                  {})) {
+    timeouts_.add({}, 0);
+    update();
+  }
+
+  // Called before each scrape's serialisation; scrapes may come from several I/O threads.
+  void update() {
+    const db::PoolStats s = pool_.stats();
+    std::lock_guard lock(mutex_);
+    connections_.set({"in_use"}, static_cast<double>(s.open - s.idle));
+    connections_.set({"idle"}, static_cast<double>(s.idle));
+    max_connections_.set({}, static_cast<double>(s.size));
+    waiting_.set({}, static_cast<double>(s.waiting));
+    timeouts_.add({}, static_cast<double>(s.acquire_timeouts - timeouts_seen_));
+    timeouts_seen_ = s.acquire_timeouts;
+  }
+
+ private:
+  db::Pool& pool_;
+  Gauge connections_;
+  Gauge max_connections_;
+  Gauge waiting_;
+  Counter timeouts_;
+  std::mutex mutex_;
+  std::uint64_t timeouts_seen_ = 0;
+};
 
 std::string help_text(const ServiceSpec& spec, const config::SettingsTable& table) {
   return "Usage: gabe-" + spec.name + " [--help]\n\n" + spec.help +
@@ -126,6 +172,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     db::Pool pool(url, static_cast<std::size_t>(settings.integer("GABE_DB_POOL_SIZE")),
                   spec.on_connect);
     Metrics metrics(spec.name);
+    PoolMetrics pool_metrics(metrics, pool);
     auth::TokenAuthenticator authenticator(pool);
     http::Router router;
     ServiceContext ctx{spec.name, settings, pool, router, metrics, authenticator};
@@ -152,6 +199,7 @@ int run_service(int argc, char** argv, const ServiceSpec& spec) {
     router.add_on_io_thread(http::Method::get, "/metrics", [&](http::Request&) {
       http::Response r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      pool_metrics.update();
       r.body = metrics.serialize();
       return r;
     });

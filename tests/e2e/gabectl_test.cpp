@@ -69,8 +69,8 @@ TEST_F(Gabectl, RefusalsExitTwoAndChangeNothing) {
 
   // --help names the adapters of the one table.
   ASSERT_EQ(gabectl({"--help"}, &out, &err), 0);
-  EXPECT_NE(out.find("source add NAME --adapter generic|civicrm [--email-optin-group G] "
-                     "[--phone-optin-group G] [--sms-optin-group G]"),
+  EXPECT_NE(out.find("source add NAME --adapter generic|civicrm [--pull URL] "
+                     "[--email-optin-group G] [--phone-optin-group G] [--sms-optin-group G]"),
             std::string::npos)
       << out;
 }

@@ -498,7 +498,7 @@ TEST_F(SqlTest, EveryRegisteredPrivacyStepExistsWithItsShapeAndOnlyItsOwnerRunsI
   EXPECT_EQ(bad, "")
       << "registered steps that are missing, of the wrong shape or runnable by others";
   EXPECT_EQ(scalar("SELECT string_agg(schema_name, ',' ORDER BY position) FROM gabe.privacy_steps"),
-            "ingest,pii,donor,gabe");
+            "ingest,pii,donor,scoring,segments,gabe");
   // The central functions are the only way in, and only for gabe_privacy's members.
   EXPECT_EQ(scalar("SELECT has_function_privilege('gabe_ingest', "
                    "'gabe.erase_donor(bigint,text,text,text)', 'EXECUTE')"),

@@ -1,12 +1,12 @@
 // A stand-in for CiviCRM's APIv4 REST interface in tests: a real HTTP/1.1 server on 127.0.0.1
 // (one thread, plain sockets, one request per connection) that answers as
 // civicrm-core's CRM/Api4/Page/AJAX.php does for `get` on Contact, Contribution,
-// ContributionRecur, Campaign and GroupContact: POST {base}/{Entity}/get with the form field
-// `params` (select, where, orderBy, limit, offset), `X-Civi-Auth: Bearer KEY` (AuthX) and
-// `X-Requested-With: XMLHttpRequest`; the answer {"entity", "action", "version", "values",
-// "count", "countFetched"}. Records hold the field names and value formats of civicrm-core's
-// entity definitions (see the builders below). Switches simulate a wrong key, a site that is
-// down, a slow site and a malformed answer.
+// ContributionRecur, Campaign, GroupContact, SubscriptionHistory and ActivityContact: POST
+// {base}/{Entity}/get with the form field `params` (select, where, orderBy, limit, offset),
+// `X-Civi-Auth: Bearer KEY` (AuthX) and `X-Requested-With: XMLHttpRequest`; the answer {"entity",
+// "action", "version", "values", "count", "countFetched"}. Records hold the field names and value
+// formats of civicrm-core's entity definitions (see the builders below). Switches simulate a wrong
+// key, a site that is down, a slow site and a malformed answer.
 #pragma once
 
 #include <atomic>
@@ -97,6 +97,18 @@ std::string campaign(std::int64_t id, std::string_view name, std::string_view ti
 // schema/Contact/GroupContact.entityType.php (status: Added, Removed, Pending)
 std::string group_contact(std::int64_t id, std::int64_t group_id, std::int64_t contact_id,
                           std::string_view status);
+// schema/Contact/SubscriptionHistory.entityType.php: every change of a group membership, with
+// its date (GroupContact itself has none).
+std::string subscription_history(std::int64_t id, std::int64_t group_id, std::int64_t contact_id,
+                                 std::string_view status, std::string_view date);
+// A merge as CRM_Dedupe_Merger::createMergeActivities() records it, read through
+// schema/Activity/ActivityContact.entityType.php with the joins
+// activity_id.activity_type_id:name and activity_id.parent_id: a "Contact Merged" activity
+// (`activity_id`) targeting the survivor and a "Contact Deleted by Merge" activity
+// (`activity_id` + 1, parent the first) targeting the contact merged away. Two ActivityContact
+// records with ids first_id and first_id + 1.
+std::vector<std::string> merge_activity_targets(std::int64_t first_id, std::int64_t activity_id,
+                                                std::int64_t survivor, std::int64_t merged);
 }  // namespace civicrm
 
 }  // namespace gabe::test

@@ -15,6 +15,7 @@ extern const char* const kOptInOptions;  // source.cpp
 int source_add(const Args& args);        // source.cpp
 int source_rotate(const Args& args);     // source.cpp
 int source_set(const Args& args);        // source.cpp
+std::string source_set_synopsis();       // source.cpp
 int demo_data(const Args& args);         // demo_data_command.cpp
 int import_file(const Args& args);       // import.cpp
 int purge(const Args& args);             // purge.cpp

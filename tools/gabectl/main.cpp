@@ -18,10 +18,12 @@ const std::vector<Command>& registry() {
        "create an API token; printed once, on the last line", &c::token_create},
       {"token revoke", "--name NAME", "revoke the active tokens of that name", &c::token_revoke},
       {"source add", c::source_add_synopsis(),
-       "register a webhook source (civicrm: with its opt-in groups); prints its whsec_ secret",
+       "register a webhook source (prints its whsec_ secret), or with --pull a CiviCRM site that "
+       "gabe-ingest fetches (API key on stdin)",
        &c::source_add},
-      {"source set", std::string("NAME ") + c::kOptInOptions,
-       "change a civicrm source's opt-in groups (an empty G removes that channel's group)",
+      {"source set", c::source_set_synopsis(),
+       "change a civicrm source's pull URL, API key (--new-key: on stdin) or opt-in groups (an "
+       "empty G removes that channel's group)",
        &c::source_set},
       {"source rotate", "NAME [--retire-old]",
        "add a new secret (old ones stay valid), or retire all but the newest", &c::source_rotate},

@@ -35,6 +35,17 @@ struct Limits {
   std::chrono::milliseconds lease{8000};
 };
 
+// What the pool is doing at one moment, for the metrics (GET /metrics): its size, the
+// connections open (leased or opening, and idle), the callers waiting for one, and how many waits
+// ended in a 503 because none came free in time (since start).
+struct PoolStats {
+  std::size_t size = 0;
+  std::size_t open = 0;
+  std::size_t idle = 0;
+  std::size_t waiting = 0;
+  std::uint64_t acquire_timeouts = 0;
+};
+
 class Pool {
  public:
   using ConnectHook = std::function<void(pqxx::connection&)>;
@@ -48,6 +59,8 @@ class Pool {
   // transaction rolled back; fn must therefore be safe to run again.
   template <typename Fn>
   auto run(Fn&& fn, int attempts = 3) -> decltype(fn(std::declval<pqxx::connection&>()));
+
+  PoolStats stats();
 
  private:
   std::unique_ptr<pqxx::connection> acquire();
@@ -70,6 +83,8 @@ class Pool {
   std::condition_variable available_;
   std::vector<std::unique_ptr<pqxx::connection>> idle_;
   std::size_t open_ = 0;
+  std::size_t waiting_ = 0;
+  std::uint64_t acquire_timeouts_ = 0;
 
   struct Lease {
     std::chrono::steady_clock::time_point deadline;

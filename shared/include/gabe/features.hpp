@@ -15,12 +15,12 @@ namespace gabe {
 enum class FeatureType { number, money, date, days, boolean, text, text_list };
 
 struct FeatureInfo {
-  std::string_view name;            // snake_case, stable: models, rules and CSVs name it
+  std::string_view name;  // snake_case, stable: models, rules and CSVs name it
   FeatureType type;
-  std::string_view unit;            // "EUR", "days", "count", "" …
+  std::string_view unit;  // "EUR", "days", "count", "" …
   std::string_view description_en;
   std::string_view description_de;
-  bool rule_field;   // usable in segment rules (segments computes it as of today)
+  bool rule_field;     // usable in segment rules (segments computes it as of today)
   bool model_feature;  // an input of the scoring models
 };
 
@@ -53,10 +53,60 @@ inline constexpr std::array kRequiredFeatures{
                 "Active recurring gifts per month", "Aktive Dauerspenden pro Monat", true, true},
     FeatureInfo{"tags", FeatureType::text_list, "", "Tags from the CRM", "Schlagworte aus dem CRM",
                 true, false},
-    FeatureInfo{"language", FeatureType::text, "", "Preferred language",
-                "Bevorzugte Sprache", true, false},
+    FeatureInfo{"language", FeatureType::text, "", "Preferred language", "Bevorzugte Sprache", true,
+                false},
     FeatureInfo{"country", FeatureType::text, "", "Country (ISO 3166-1 alpha-2)",
                 "Land (ISO 3166-1 Alpha-2)", true, false},
+};
+
+// Behavioural model features (scoring), computed from the same history as of the same date D.
+// Shares and rates are 0..1; a feature that is undefined for a donor (an interval with fewer
+// than two gifts) is missing, which the models handle natively.
+inline constexpr std::array kBehaviouralFeatures{
+    FeatureInfo{"days_since_first_gift", FeatureType::days, "days",
+                "Days since the first gift (tenure)", "Tage seit der ersten Spende (Treue)", false,
+                true},
+    FeatureInfo{"gift_count_90d", FeatureType::number, "count",
+                "Completed gifts in the last 90 days", "Spenden in den letzten 90 Tagen", false,
+                true},
+    FeatureInfo{"gift_count_prev_365d", FeatureType::number, "count",
+                "Completed gifts 365 to 729 days ago (the year before)",
+                "Spenden vor 365 bis 729 Tagen (im Vorjahr)", false, true},
+    FeatureInfo{"gift_amount_prev_365d", FeatureType::money, "EUR",
+                "Sum of gifts 365 to 729 days ago (the year before)",
+                "Summe der Spenden vor 365 bis 729 Tagen (im Vorjahr)", false, true},
+    FeatureInfo{"mean_gift_amount", FeatureType::money, "EUR", "Average completed gift",
+                "Durchschnittliche Spende", false, true},
+    FeatureInfo{"mean_interval_days", FeatureType::days, "days",
+                "Average days between consecutive gifts",
+                "Durchschnittliche Tage zwischen zwei Spenden", false, true},
+    FeatureInfo{"interval_regularity", FeatureType::number, "ratio",
+                "Spread of the days between gifts relative to their mean (0 = perfectly regular)",
+                "Streuung der Abstände zwischen Spenden im Verhältnis zu ihrem Mittel (0 = ganz "
+                "regelmäßig)",
+                false, true},
+    FeatureInfo{"days_overdue", FeatureType::days, "days",
+                "Days since the latest gift minus the usual interval",
+                "Tage seit der letzten Spende minus der üblichen Pause", false, true},
+    FeatureInfo{"december_gift_share", FeatureType::number, "share",
+                "Share of gifts given in December", "Anteil der Spenden im Dezember", false, true},
+    FeatureInfo{"active_years", FeatureType::number, "count",
+                "Calendar years with at least one gift",
+                "Kalenderjahre mit mindestens einer Spende", false, true},
+    FeatureInfo{"recurring_gift_share", FeatureType::number, "share",
+                "Share of gifts that came from a recurring commitment",
+                "Anteil der Spenden aus einer Dauerspende", false, true},
+    FeatureInfo{"online_gift_share", FeatureType::number, "share", "Share of gifts given online",
+                "Anteil der Online-Spenden", false, true},
+    FeatureInfo{"campaign_gift_share", FeatureType::number, "share",
+                "Share of gifts given in response to a campaign",
+                "Anteil der Spenden auf eine Kampagne hin", false, true},
+    FeatureInfo{"appeals_365d", FeatureType::number, "count",
+                "Appeals received in the last 365 days", "Spendenaufrufe in den letzten 365 Tagen",
+                false, true},
+    FeatureInfo{"appeal_response_rate_365d", FeatureType::number, "share",
+                "Campaign gifts per appeal received in the last 365 days",
+                "Kampagnenspenden je Spendenaufruf in den letzten 365 Tagen", false, true},
 };
 
 // Never features, never rule fields: protected attributes and their obvious proxies. The

@@ -1,0 +1,93 @@
+#include "scheduler.hpp"
+
+#include <map>
+#include <string>
+#include <typeinfo>
+
+#include "gabe/log.hpp"
+#include "queries.hpp"
+
+namespace gabe::grants {
+
+namespace {
+
+std::string offsets_literal(const std::vector<int>& offsets) {
+  std::string s = "{";
+  for (std::size_t i = 0; i < offsets.size(); ++i) {
+    if (i > 0) s += ',';
+    s += std::to_string(offsets[i]);
+  }
+  return s + "}";
+}
+
+}  // namespace
+
+Scheduler::Scheduler(db::Pool& pool, Metrics& metrics, GrantsSettings settings,
+                     std::function<void()> enqueued)
+    : pool_(pool),
+      settings_(std::move(settings)),
+      enqueued_(std::move(enqueued)),
+      deadlines_(metrics.gauge("gabe_grants_deadlines",
+                               "Deadline occurrences by state and by how soon they are due "
+                               "(7d: before now + 7 days, overdue ones included; 30d; later)",
+                               {"state", "window"})) {
+  thread_ = std::thread([this] { run(); });
+}
+
+Scheduler::~Scheduler() {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    stop_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Scheduler::run() {
+  for (;;) {
+    try {
+      round();
+    } catch (const std::exception& e) {
+      // The next round tries again; a database that is away is no reason to stop.
+      log::warn("grants scheduler round failed", {{"kind", typeid(e).name()}});
+    }
+    std::unique_lock<std::mutex> lock(mutex_);
+    if (wake_.wait_for(lock, std::chrono::seconds(settings_.scheduler_seconds),
+                       [this] { return stop_; }))
+      return;
+  }
+}
+
+void Scheduler::round() {
+  const auto offsets = offsets_literal(settings_.reminder_offsets);
+  int messages = 0;
+  pool_.run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    auto row = tx.exec_params(sql::kEnqueueReminders, offsets, settings_.overdue_days)[0];
+    const int decided = row[0].as<int>();
+    messages = row[1].as<int>();
+    tx.commit();
+    if (decided > 0) log::info("reminders decided", {{"levels", decided}, {"messages", messages}});
+  });
+  if (messages > 0 && enqueued_) enqueued_();
+
+  std::map<std::pair<std::string, std::string>, double> counts;
+  for (const char* state : {"open", "overdue", "done"}) {
+    for (const char* window : {"7d", "30d", "later"}) counts[{state, window}] = 0;
+  }
+  pool_.run([&](pqxx::connection& c) {
+    pqxx::read_transaction tx(c);
+    for (const auto& row : tx.exec(sql::kDeadlineCounts)) {
+      counts[{row[0].c_str(), row[1].c_str()}] = row[2].as<double>();
+    }
+  });
+  for (const auto& [key, value] : counts) deadlines_.set({key.first, key.second}, value);
+
+  pool_.run([&](pqxx::connection& c) {
+    pqxx::work tx(c);
+    tx.exec_params(sql::kPurgeTombstones, settings_.tombstone_days);
+    tx.commit();
+  });
+}
+
+}  // namespace gabe::grants

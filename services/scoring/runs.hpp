@@ -1,0 +1,72 @@
+// Scoring runs: every eligible donor of a shard scored by the run's model as of its date, with
+// exact top-3 reasons (TreeSHAP), written with COPY together with the shard's completion mark
+// in one transaction; the shard that completes the run computes deciles, histogram and drift
+// and replaces the target's current scores.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include <pqxx/pqxx>
+
+#include "dates.hpp"
+#include "gabe/trees.hpp"
+#include "history.hpp"
+#include "targets.hpp"
+
+namespace gabe::scoring {
+
+// Advisory lock classes (first key of pg_advisory_lock(int, int)): a worker holds the lock of
+// what it works on for its session, so a crashed worker's leftovers are recognisable.
+inline constexpr int kRunLockClass = 80821;
+inline constexpr int kModelLockClass = 80822;
+
+struct LoadedModel {
+  std::int64_t id = 0;
+  Target target;
+  std::vector<std::string> features;
+  std::string status;
+  trees::Forest forest;
+};
+
+// Reads a stored model and builds its forest; throws std::runtime_error when its features are
+// not this build's features.
+LoadedModel load_model(pqxx::transaction_base& tx, std::int64_t model_id);
+
+enum class RunTrigger { api, schedule, command };
+const char* trigger_name(RunTrigger trigger);
+
+// Creates a queued run of `model_id` (which must be active). Throws a 409 Problem when a run
+// of the target is already open, 404/409 when the model is missing or not active.
+std::int64_t create_run(pqxx::transaction_base& tx, std::int64_t model_id, Day as_of, int shards,
+                        RunTrigger trigger, const std::string& actor);
+// For `gabe-scoring run --shard i/N`: the open run of the target with this as-of date and
+// shard count (created if there is none, so that N shards started at once join one run).
+std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t model_id, Day as_of,
+                                        int shards, const std::string& actor);
+
+struct RunOptions {
+  int threads = 2;
+  std::size_t batch = 10000;
+  // Set when the process stops: the run ends early and is marked failed (it can be rerun).
+  const std::atomic<bool>* stop = nullptr;
+};
+
+struct ShardOutcome {
+  std::int64_t scored = 0;
+  bool run_completed = false;
+};
+
+// Scores one shard of a run on `conn` (a connection of its own, without statement timeout).
+// On failure the run is marked failed with the message, and the exception is rethrown.
+ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shard& shard,
+                         const RunOptions& options);
+
+// Runs (queued or running) and trainings left behind by a worker that is gone (nobody holds
+// their advisory lock) are marked failed. Returns how many.
+int fail_interrupted_work(pqxx::connection& conn);
+
+}  // namespace gabe::scoring
