@@ -543,6 +543,8 @@ echo "$CPU_TABLE"
 echo
 
 if [ "$DOCS" != "-" ]; then
+  # The section "Test-suite time" is ./run test's (written by hand): kept as it is.
+  SUITE_TIME=$(awk '/^## / { keep = ($0 ~ /^## Test-suite time/) } keep' "$DOCS" 2>/dev/null || true)
   cat >"$DOCS" <<EOF
 # Benchmarks
 
@@ -632,6 +634,7 @@ with PostgreSQL and the service, as the reference clients do.
 
 Shorter runs for a quick look: \`GABE_BENCH_SECONDS=5 GABE_BENCH_DOCS=- bench/run_bench.sh build/bin\`.
 EOF
+  if [ -n "$SUITE_TIME" ]; then printf '\n%s\n' "$SUITE_TIME" >>"$DOCS"; fi
   log "wrote $DOCS"
 fi
 

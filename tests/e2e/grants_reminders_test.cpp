@@ -161,7 +161,7 @@ TEST_F(GrantsReminders, TheServiceWorksAsItsOwnLeastPrivilegedRole) {
   // Everything above ran as the database owner; here a second gabe-grants runs as gabe_grants,
   // as deployments run it: every route and the background work must manage with its grants.
   service_->kill9();  // the fixture's owner-run service would deliver too
-  scalar("ALTER ROLE gabe_grants LOGIN");
+  login_role("gabe_grants");
   Service as_grants(
       "gabe-grants",
       "postgresql://gabe_grants@127.0.0.1:" + std::to_string(cluster_->port()) + "/" + db_name_,

@@ -48,8 +48,8 @@ TEST_F(Platform, MetricsAreServedInTextFormatLabelledByRoute) {
 // Least privilege: each service role reads only what it needs; the scoring role sees no PII;
 // no role can change the audit log.
 TEST_F(Platform, ServiceRolesHaveLeastPrivilege) {
-  scalar("ALTER ROLE gabe_scoring LOGIN");
-  scalar("ALTER ROLE gabe_ingest LOGIN");
+  login_role("gabe_scoring");
+  login_role("gabe_ingest");
   ASSERT_EQ(event("donor.upserted", R"({"donor_ref":"d1","first_name":"Anna"})", "1").status, 200);
   EXPECT_EQ(as_role("gabe_scoring", "SELECT count(*) FROM donor.gifts"), "ok");
   EXPECT_EQ(as_role("gabe_scoring", "SELECT first_name FROM pii.donor_pii"), "42501");
@@ -71,7 +71,7 @@ TEST_F(Platform, ServiceRolesHaveLeastPrivilege) {
 }
 
 TEST_F(Platform, TheIngestServiceRunsAsItsOwnRole) {
-  scalar("ALTER ROLE gabe_ingest LOGIN");
+  login_role("gabe_ingest");
   Service own("gabe-ingest", "postgresql://gabe_ingest@127.0.0.1:" +
                                  std::to_string(cluster().port()) + "/" + db_name_);
   HttpClient c(own.port());

@@ -60,7 +60,7 @@ $$)sql");
   // The service as it runs in production: as the role gabe_ingest, which has no privilege on
   // testsvc at all.
   std::unique_ptr<Service> as_ingest_role() {
-    scalar("ALTER ROLE gabe_ingest LOGIN");
+    login_role("gabe_ingest");
     return std::make_unique<Service>(
         "gabe-ingest",
         "postgresql://gabe_ingest@127.0.0.1:" + std::to_string(cluster().port()) + "/" + db_name_);

@@ -42,7 +42,7 @@ bool eligible(const DonorSpec& d) {
 
 void SegmentsTest::prepare_database() {
   owner_url_ = url_;
-  sql("ALTER ROLE gabe_segments LOGIN");
+  login_role("gabe_segments");  // safe beside parallel tests (no catalog write when it may)
   url_ =
       "postgresql://gabe_segments@127.0.0.1:" + std::to_string(cluster_->port()) + "/" + db_name_;
 }

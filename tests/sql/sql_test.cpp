@@ -68,7 +68,8 @@ class SqlTest : public ::testing::Test {
       pqxx::connection admin(cluster().url());
       pqxx::nontransaction tx(admin);
       tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(name) + " WITH (FORCE)");
-      tx.exec("CREATE DATABASE " + tx.quote_name(name) + " TEMPLATE sql_template");
+      tx.exec("CREATE DATABASE " + tx.quote_name(name) +
+              " TEMPLATE sql_template STRATEGY FILE_COPY");
     }
     url_ = cluster().url(name);
     owner_ = std::make_unique<pqxx::connection>(url_);

@@ -129,10 +129,21 @@ int Process::wait(std::chrono::milliseconds timeout) {
 
 Service::Service(const std::string& binary, const std::string& database_url,
                  std::map<std::string, std::string> env)
-    : binary_(binary), env_(std::move(env)), port_(free_port()), log_(temp_path("service-log")) {
+    : binary_(binary), env_(std::move(env)), port_(0), log_(temp_path("service-log")) {
   env_["GABE_DATABASE_URL"] = database_url;
-  env_["GABE_LISTEN"] = "127.0.0.1:" + std::to_string(port_);
-  launch();
+  // A parallel test may take the port between free_port() and the service's bind: then
+  // another port (only here: a restart keeps the port its clients know).
+  for (int attempt = 1;; ++attempt) {
+    port_ = free_port();
+    env_["GABE_LISTEN"] = "127.0.0.1:" + std::to_string(port_);
+    try {
+      launch();
+      return;
+    } catch (const std::exception&) {
+      if (attempt == 5 || process_->running() || !port_was_taken(read_file(log_))) throw;
+      std::ofstream(log_, std::ios::trunc);  // the next attempt's log only
+    }
+  }
 }
 
 void Service::launch() {

@@ -1,6 +1,10 @@
 #include "service_fixture.hpp"
 
+#include <errno.h>  // program_invocation_short_name
+
 #include <cctype>
+#include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <mutex>
@@ -39,13 +43,35 @@ void start_cluster() {
   g_tokens = make_template(*g_cluster);
 }
 
-// The test's database name: t_<suite>_<test>, lower case, at most 60 characters.
+// The test's database name: t_<suite>_<test> in lower case, cut to 50 characters, and a hash of
+// the binary, suite and test, so that no two tests share a database when they run in parallel
+// (tests of different binaries may have the same names; long names agree in the first 50).
 std::string database_name_of_test() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const std::string full = std::string(program_invocation_short_name) + "." +
+                           info->test_suite_name() + "." + info->name();
   std::string name = std::string("t_") + info->test_suite_name() + "_" + info->name();
   for (auto& c : name)
     c = static_cast<char>(std::isalnum(static_cast<unsigned char>(c)) ? std::tolower(c) : '_');
-  return name.substr(0, 60);
+  std::uint32_t hash = 2166136261u;  // FNV-1a
+  for (unsigned char c : full) hash = (hash ^ c) * 16777619u;
+  char suffix[10];
+  std::snprintf(suffix, sizeof suffix, "_%08x", hash);
+  return name.substr(0, 50) + suffix;
+}
+
+// Cluster-wide changes (roles) are rows of shared catalogs: two sessions changing one row at
+// once fail with "tuple concurrently updated". Tests in parallel take this advisory lock (in
+// the database "postgres", so that it is one lock for the whole cluster) around them.
+constexpr long kClusterWideChangeLock = 4242001;
+
+void allow_login(pqxx::connection& c, const std::string& role) {
+  pqxx::work tx(c);
+  tx.exec("SELECT pg_advisory_xact_lock(" + std::to_string(kClusterWideChangeLock) + ")");
+  auto r = tx.exec_params("SELECT rolcanlogin FROM pg_roles WHERE rolname = $1", role);
+  if (r.empty()) throw std::runtime_error("no role " + role);
+  if (!r[0][0].as<bool>()) tx.exec("ALTER ROLE " + tx.quote_name(role) + " LOGIN");
+  tx.commit();
 }
 
 }  // namespace
@@ -61,6 +87,15 @@ RoleTokens make_template(PostgresCluster& cluster) {
   if (run_command(bin_dir() + "/gabectl", {"migrate"}, {{"GABE_DATABASE_URL", url}}, &out, &err) !=
       0) {
     throw std::runtime_error("gabectl migrate failed: " + err);
+  }
+  // Every role the migrations made may log in, once, before tests run in parallel: tests
+  // connect as a service's role (login_role, as_role) without changing shared catalogs.
+  {
+    pqxx::connection c(cluster.url());
+    pqxx::nontransaction tx(c);
+    for (const auto& row : tx.exec("SELECT rolname FROM pg_roles WHERE rolname LIKE 'gabe\\_%' "
+                                   "AND NOT rolcanlogin"))
+      tx.exec("ALTER ROLE " + tx.quote_name(row[0].c_str()) + " LOGIN");
   }
   return {make_token(url, "admin", "ops"), make_token(url, "fundraiser", "fundraiser"),
           make_token(url, "viewer", "reader")};
@@ -148,7 +183,8 @@ ServiceTest::ServiceTest(std::string name, std::map<std::string, std::string> se
 void ServiceTest::SetUp() {
   RoleTokens tokens;
   if (own_cluster_) {
-    private_cluster_ = std::make_unique<PostgresCluster>();
+    // Its tests stop, pause or restart PostgreSQL: committed data is on disk.
+    private_cluster_ = std::make_unique<PostgresCluster>(Durability::durable);
     tokens = make_template(*private_cluster_);
     cluster_ = private_cluster_.get();
   } else {
@@ -160,8 +196,9 @@ void ServiceTest::SetUp() {
     pqxx::connection c(cluster_->url());
     pqxx::nontransaction tx(c);
     tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(db_name_) + " WITH (FORCE)");
+    // FILE_COPY: a copy of the files, not of every page through the WAL (half the time).
     tx.exec("CREATE DATABASE " + tx.quote_name(db_name_) + " TEMPLATE " +
-            tx.quote_name(kTemplateDatabase));
+            tx.quote_name(kTemplateDatabase) + " STRATEGY FILE_COPY");
   }
   url_ = cluster_->url(db_name_);
   admin_token_ = tokens.admin;
@@ -176,7 +213,19 @@ void ServiceTest::SetUp() {
 void ServiceTest::TearDown() {
   client_.reset();
   service_.reset();
-  private_cluster_.reset();
+  if (private_cluster_) {
+    private_cluster_.reset();
+  } else if (cluster_ && !db_name_.empty()) {
+    // The shared cluster holds only the databases of the tests running now (it lives in
+    // memory when it can, tests/support/postgres.cpp).
+    try {
+      pqxx::connection c(cluster_->url());
+      pqxx::nontransaction tx(c);
+      tx.exec("DROP DATABASE IF EXISTS " + tx.quote_name(db_name_) + " WITH (FORCE)");
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "cannot drop the test database " << db_name_ << ": " << e.what();
+    }
+  }
 }
 
 int ServiceTest::gabectl(const std::vector<std::string>& args, std::string* out, std::string* err,
@@ -202,8 +251,13 @@ std::string ServiceTest::scalar(const std::string& sql) {
   return r[0][0].c_str();
 }
 
+void ServiceTest::login_role(const std::string& role) {
+  pqxx::connection c(cluster_->url());
+  allow_login(c, role);
+}
+
 std::string ServiceTest::as_role(const std::string& role, const std::string& sql) {
-  scalar("ALTER ROLE " + role + " LOGIN");
+  login_role(role);
   try {
     pqxx::connection c("postgresql://" + role + "@127.0.0.1:" + std::to_string(cluster_->port()) +
                        "/" + db_name_);

@@ -96,6 +96,11 @@ class ServiceTest : public ::testing::Test {
                      const std::string& body = "");
   // One value from the test's database, as text ("" for NULL or no row).
   std::string scalar(const std::string& sql);
+  // Lets `role` (a role of the cluster, e.g. gabe_ingest) log in, safely while other tests run
+  // in parallel. Never `ALTER ROLE` (or `CREATE ROLE`, `GRANT role`) in a test on the shared
+  // cluster: roles belong to the whole cluster, and two tests changing one at the same moment
+  // fail with "tuple concurrently updated". The template already lets every gabe_* role in.
+  void login_role(const std::string& role);
   // Runs one statement as `role` (given LOGIN first) on the test's database: "ok", "42501"
   // when the role lacks the privilege, or the error message. For least-privilege tests.
   std::string as_role(const std::string& role, const std::string& sql);
