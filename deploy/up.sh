@@ -102,9 +102,7 @@ for svc in ingest scoring segments grants; do
     ports[$svc]=$(free_port)
     log "port $taken is taken: gabe-$svc listens on ${ports[$svc]}"
   fi
-  # The scheduled scoring run stays off: the demo step runs scoring itself.
   GABE_DATABASE_URL=$(service_url "$svc") GABE_LISTEN="127.0.0.1:${ports[$svc]}" \
-    GABE_SCORING_SCHEDULE=${GABE_SCORING_SCHEDULE:-off} \
     "$BIN/gabe-$svc" 2>>"$STATE/logs/$svc.log" &
   pids+=($!)
   started+=("$svc")
@@ -206,7 +204,7 @@ demo_ingest() {
 # look at its card, then a scoring run. A second `./run up` keeps the active model and scores
 # again as of today (unless that run exists).
 demo_scoring() {
-  local target=give_90d model status run deadline override=""
+  local target=give_90d model status run deadline
   model=$(api GET "/v1/models?target=$target&status=active" scoring | json 'j["items"][0]["model_id"] if j["items"] else ""')
   if [ -z "$model" ]; then
     model=$(api POST /v1/models scoring "{\"target\": \"$target\", \"as_of\": \"$TODAY\"}" | json 'j["model_id"]')
@@ -223,7 +221,6 @@ demo_scoring() {
       # giving; with a small demo the selection rates of the groups differ by chance alone.
       # Said so in the reason (audited), and in the step's line.
       api POST "/v1/models/$model/activate" scoring '{"reason": "demo: random synthetic audit attributes, small sample", "override_fairness": true}' >/dev/null
-      override=" with a fairness override (four-fifths rule failed on random demo attributes)"
     else
       api POST "/v1/models/$model/activate" scoring '{"reason": "demo"}' >/dev/null
     fi
@@ -253,10 +250,11 @@ demo_scoring() {
 import json, sys
 card, run = (json.loads(line) for line in sys.stdin.read().splitlines())
 m = card.get("metrics") or {}
+override = (card.get("activation") or {}).get("fairness_override")
 print("model %s (%s as of %s) active%s: AUC %.3f (RFM ranking %.3f); run %s scored %s donors" % (
     card["model_id"], card["target"]["name"] if isinstance(card["target"], dict) else card["target"],
-    card["as_of"], sys.argv[1], m.get("auc", float("nan")), m.get("rfm_baseline_auc", float("nan")),
-    run["run_id"], run["donors_scored"]))' "$override"
+    card["as_of"], " with a fairness override (the four-fifths rule failed on random demo attributes)" if override else "",
+    m.get("auc", float("nan")), m.get("rfm_baseline_auc", float("nan")), run["run_id"], run["donors_scored"]))'
 }
 
 # The built-in segments (RFM quintiles, new, active, loyal, at-risk, lapsed, deep-lapsed)
@@ -333,12 +331,13 @@ demo_grants() {
 
 log "demo steps (a step that fails says why; the others go on)"
 for svc in "${started[@]}"; do
+  step_start=$SECONDS
   set +e
   line=$( (set -e; "demo_$svc") 2>"$STATE/logs/demo-$svc.err")
   rc=$?
   set -e
   if [ $rc = 0 ]; then
-    log "  $svc: $(printf '%s' "$line" | tail -1)"
+    log "  $svc: $(printf '%s' "$line" | tail -1) ($((SECONDS - step_start)) s)"
   else
     failures+=("$svc")
     log "  $svc: FAILED: $(tail -1 "$STATE/logs/demo-$svc.err")"
