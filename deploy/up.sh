@@ -363,20 +363,21 @@ rel=${STATE#"$ROOT"/}  # .gabe when it is the default
 
 echo
 echo "Gabe is running."
-for svc in "${started[@]}"; do printf '  gabe-%-9s %s   (logs: %s/logs/%s.log)\n' "$svc" "$(url "$svc")" "$rel" "$svc"; done
+show() { printf '  %-15s %s\n' "$1" "$2"; }
+for svc in "${started[@]}"; do show "gabe-$svc" "$(url "$svc")   (logs: $rel/logs/$svc.log)"; done
 if [ -n "$PROM_URL" ]; then
-  echo "  prometheus      $PROM_URL   (alerts: $PROM_URL/alerts; logs: $rel/logs/prometheus.log)"
+  show prometheus "$PROM_URL   (alerts: $PROM_URL/alerts; logs: $rel/logs/prometheus.log)"
 else
-  echo "  prometheus      not installed (apt-get install prometheus), or see $rel/logs/promtool.log"
+  show prometheus "not installed (apt-get install prometheus), or see $rel/logs/promtool.log"
 fi
 if [ -n "$MODEL_ID" ]; then
-  echo "  model card      $(url scoring)/v1/models/$MODEL_ID/card.html   (needs the token; a copy: $rel/model-card.html)"
+  show "model card" "$(url scoring)/v1/models/$MODEL_ID/card.html   (needs the token; a copy: $rel/model-card.html)"
 fi
 if [[ " ${started[*]} " == *" grants "* ]]; then
-  echo "  calendar feed   $CALENDAR_URL"
-  echo "                  (a viewer token in the URL: subscribe in Thunderbird, Outlook, iPhone)"
+  show "calendar feed" "$CALENDAR_URL"
+  show "" "(a viewer token in the URL: subscribe in Thunderbird, Outlook, iPhone)"
 fi
-echo "  database        $ADMIN_URL"
+show database "$ADMIN_URL"
 echo
 echo "Admin token (shown once; also in $rel/env as GABE_TOKEN):"
 echo "  $TOKEN"
