@@ -212,7 +212,7 @@ demo_scoring() {
     while :; do
       status=$(api GET "/v1/models/$model" scoring | json 'j["status"]')
       [ "$status" != training ] && break
-      [ $SECONDS -lt $deadline ] || fail "model $model still training after 10 minutes"
+      [ "$SECONDS" -lt "$deadline" ] || fail "model $model still training after 10 minutes"
       sleep 0.5
     done
     [ "$status" = ready ] || fail "model $model $status: $(api GET "/v1/models/$model" scoring | json 'j.get("error")')"
@@ -234,7 +234,7 @@ demo_scoring() {
     while :; do
       status=$(api GET "/v1/runs/$run" scoring | json 'j["status"]')
       case $status in succeeded | failed) break ;; esac
-      [ $SECONDS -lt $deadline ] || fail "scoring run $run still $status after 10 minutes"
+      [ "$SECONDS" -lt "$deadline" ] || fail "scoring run $run still $status after 10 minutes"
       sleep 0.5
     done
     [ "$status" = succeeded ] || fail "scoring run $run failed: $(api GET "/v1/runs/$run" scoring | json 'j.get("error")')"
