@@ -11,7 +11,8 @@
 # A service that does not become ready, or stops by itself, ends everything with status 1.
 #
 # Knobs (environment): GABE_DATABASE_URL (use that database), GABE_DEMO_DONORS (demo size,
-# default 10000), GABE_STATE_DIR (default .gabe; the tests use a throwaway one).
+# default 10000), GABE_STATE_DIR (default .gabe; the tests use a throwaway one),
+# GABE_UP_ANY_PORT=1 (every service and Prometheus on a free port, not 8081-8084 and 9090).
 set -euo pipefail
 BIN=${1:?usage: deploy/up.sh BIN_DIR}
 BIN=$(cd "$BIN" && pwd)
@@ -97,7 +98,9 @@ declare -A ports=([ingest]=8081 [scoring]=8082 [segments]=8083 [grants]=8084)
 started=()
 for svc in ingest scoring segments grants; do
   [ -x "$BIN/gabe-$svc" ] || { log "gabe-$svc is not built: not started"; continue; }
-  if port_taken "${ports[$svc]}"; then
+  if [ "${GABE_UP_ANY_PORT:-0}" = 1 ]; then
+    ports[$svc]=$(free_port)
+  elif port_taken "${ports[$svc]}"; then
     taken=${ports[$svc]}
     ports[$svc]=$(free_port)
     log "port $taken is taken: gabe-$svc listens on ${ports[$svc]}"
@@ -121,7 +124,7 @@ url() { echo "http://127.0.0.1:${ports[$1]}"; }
 PROM_URL=""
 if command -v prometheus >/dev/null 2>&1; then
   prom_port=9090
-  port_taken 9090 && prom_port=$(free_port)
+  if [ "${GABE_UP_ANY_PORT:-0}" = 1 ] || port_taken 9090; then prom_port=$(free_port); fi
   {
     echo "# Written by deploy/up.sh from deploy/prometheus/prometheus.yml: the services started by ./run up."
     echo "global: {scrape_interval: 15s, evaluation_interval: 15s}"
