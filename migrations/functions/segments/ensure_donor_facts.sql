@@ -10,7 +10,11 @@
 -- 9 places first: 5 * 0.6 is 3.0000000000000004 in floating point, and 3/5 is quintile 3).
 CREATE OR REPLACE FUNCTION segments.ensure_donor_facts(p_max_age_seconds integer DEFAULT 600,
                                                        p_force boolean DEFAULT false)
-RETURNS TABLE (as_of date, rebuilt boolean) LANGUAGE plpgsql AS $$
+RETURNS TABLE (as_of date, rebuilt boolean) LANGUAGE plpgsql
+-- Whole-table aggregates and joins: hash joins are always right here, and right after a bulk
+-- import (no statistics yet, reltuples = -1) the planner picked nested loops that took minutes
+-- for 10,000 donors (0.3 s with hash joins).
+SET enable_nestloop = off AS $$
 DECLARE
   v_today  date := (now() AT TIME ZONE 'Europe/Berlin')::date;
   v_mark   bigint;
