@@ -147,6 +147,12 @@ TEST_F(ScoringRunsTest, ErasedAndObjectedDonorsAreLeftOutCountedAndErasedLater) 
 
   // The privacy steps: an export carries the scores, an erasure removes them.
   EXPECT_NE(scalar("SELECT gabe.export_donor(6)::text").find("\"give_90d\""), std::string::npos);
+  // … with the feature values the model saw, by name (Art. 15), and exactly one per feature.
+  EXPECT_EQ(scalar("SELECT (SELECT count(*) FROM jsonb_object_keys(s -> 'features')) = "
+                   "jsonb_array_length(m.card -> 'features') AND (s -> 'features') ? 'gift_count' "
+                   "FROM jsonb_array_elements(gabe.export_donor(6) -> 'scores') s "
+                   "JOIN scoring.models m ON m.id = (s ->> 'model_id')::bigint LIMIT 1"),
+            "t");
   scalar("SELECT gabe.erase_donor(6, 'test', 'test')");
   EXPECT_EQ(scalar("SELECT count(*) FROM scoring.scores WHERE donor_id = 6"), "0");
   EXPECT_EQ(scalar("SELECT count(*) FROM scoring.current_scores WHERE donor_id = 6"), "0");

@@ -11,7 +11,12 @@ RETURNS jsonb LANGUAGE sql STABLE AS $$
              'reasons', (SELECT jsonb_agg(jsonb_build_object(
                              'feature', m.card -> 'features' ->> f.idx::int,
                              'contribution', s.reason_contribs[f.ord]) ORDER BY f.ord)
-                         FROM unnest(s.reason_features) WITH ORDINALITY f(idx, ord)))
+                         FROM unnest(s.reason_features) WITH ORDINALITY f(idx, ord)),
+             -- the feature values the model saw for the person (Art. 15: data about them)
+             'features', (SELECT jsonb_object_agg(m.card -> 'features' ->> (v.ord - 1)::int,
+                                                  CASE WHEN v.val = 'NaN'::real THEN NULL
+                                                       ELSE v.val END)
+                          FROM unnest(s.features) WITH ORDINALITY v(val, ord)))
            ORDER BY r.id DESC)
     FROM scoring.scores s JOIN scoring.runs r ON r.id = s.run_id
     JOIN scoring.models m ON m.id = r.model_id
