@@ -73,7 +73,9 @@ Worker::Worker(std::string url, RunOptions options, std::optional<Cron> schedule
     : url_(std::move(url)),
       options_(options),
       schedule_(std::move(schedule)),
-      metrics_(std::move(metrics)) {
+      metrics_(std::move(metrics)),
+      started_at_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                      .count()) {
   worker_ = std::thread([this] { work_loop(); });
   scheduler_ = std::thread([this] { schedule_loop(); });
 }
@@ -124,7 +126,7 @@ void Worker::work_loop() {
   // Whatever a previous process left half done is failed first (it can be run again).
   for (int attempt = 0; attempt < 30; ++attempt) {
     try {
-      const int failed = fail_interrupted_work(connection());
+      const int failed = fail_interrupted_work(connection(), started_at_);
       if (failed > 0) log::warn("interrupted work marked failed", {{"count", failed}});
       metrics_.refresh(connection());
       break;

@@ -59,6 +59,7 @@ class Worker {
   RunOptions options_;
   std::optional<Cron> schedule_;
   RunMetrics metrics_;
+  double started_at_;  // Unix seconds: work created before it and still open was interrupted
   std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<std::function<void(pqxx::connection&)>> queue_;

@@ -49,8 +49,10 @@ UPDATE scoring.models SET status = 'failed', error = $2, finished_at = now()
 WHERE id = $1 AND status = 'training'
 )sql";
 
+// $1 the process's start (Unix seconds): only models created before it can be interrupted.
 inline constexpr const char* kTrainingModels =
-    "SELECT id FROM scoring.models WHERE status = 'training' ORDER BY id";
+    "SELECT id FROM scoring.models WHERE status = 'training' AND created_at < to_timestamp($1) "
+    "ORDER BY id";
 
 // $1 id -> target, status, bytes, features json
 inline constexpr const char* kModelForScoring = R"sql(
@@ -173,7 +175,8 @@ WHERE id = $1 AND status IN ('queued', 'running')
 // 10 minutes (its other shards may not have started yet).
 inline constexpr const char* kOpenRunsForRecovery = R"sql(
 SELECT id, shards = 1 OR coalesce(heartbeat_at, created_at) < now() - interval '10 minutes'
-FROM scoring.runs WHERE status IN ('queued', 'running') ORDER BY id
+FROM scoring.runs WHERE status IN ('queued', 'running') AND created_at < to_timestamp($1)
+ORDER BY id
 )sql";
 
 inline constexpr const char* kDecileBounds = R"sql(

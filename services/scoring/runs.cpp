@@ -360,10 +360,10 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
   }
 }
 
-int fail_interrupted_work(pqxx::connection& conn) {
+int fail_interrupted_work(pqxx::connection& conn, double started_before) {
   int failed = 0;
   pqxx::nontransaction tx(conn);
-  for (const auto& r : tx.exec(sql::kOpenRunsForRecovery)) {
+  for (const auto& r : tx.exec_params(sql::kOpenRunsForRecovery, started_before)) {
     const auto id = r[0].as<std::int64_t>();
     const bool candidate = r[1].as<bool>();
     if (!candidate) continue;
@@ -376,7 +376,7 @@ int fail_interrupted_work(pqxx::connection& conn) {
             .affected_rows());
     tx.exec_params("SELECT pg_advisory_unlock($1, $2)", kRunLockClass, static_cast<int>(id));
   }
-  for (const auto& r : tx.exec(sql::kTrainingModels)) {
+  for (const auto& r : tx.exec_params(sql::kTrainingModels, started_before)) {
     const auto id = r[0].as<std::int64_t>();
     if (!tx.exec_params("SELECT pg_try_advisory_lock($1, $2)", kModelLockClass,
                         static_cast<int>(id))[0][0]

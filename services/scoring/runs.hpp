@@ -67,6 +67,9 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
 
 // Runs (queued or running) and trainings left behind by a worker that is gone (nobody holds
 // their advisory lock) are marked failed. Returns how many.
-int fail_interrupted_work(pqxx::connection& conn);
+// Only work created before `started_before` (Unix seconds: the process's start) counts: a model
+// or run that a request created after this process started is waiting in its queue, not
+// interrupted (the worker's recovery may run after the first requests under load).
+int fail_interrupted_work(pqxx::connection& conn, double started_before);
 
 }  // namespace gabe::scoring

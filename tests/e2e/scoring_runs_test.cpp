@@ -173,6 +173,27 @@ TEST_F(ScoringRunsTest, AnInterruptedRunIsFailedAtStartAndCanBeRunAgain) {
       std::chrono::seconds(20)));
   EXPECT_NE(scalar("SELECT error FROM scoring.runs ORDER BY id LIMIT 1").find("interrupted"),
             std::string::npos);
+
+  // Work created after the service started is queued, not interrupted: its recovery may run
+  // after the first requests on a loaded machine (a training created "later" than the start
+  // stands for one; before this rule, such trainings were failed at random in parallel tests).
+  const auto later = scalar(
+      "INSERT INTO scoring.models (target, target_spec, as_of, status, params, created_by, "
+      "created_at) SELECT target, target_spec, as_of, 'training', params, 'test', "
+      "now() + interval '1 hour' FROM scoring.models WHERE id = " +
+      std::to_string(model_id) + " RETURNING id");
+  const auto earlier = scalar(
+      "INSERT INTO scoring.models (target, target_spec, as_of, status, params, created_by) "
+      "SELECT target, target_spec, as_of, 'training', params, 'test' FROM scoring.models "
+      "WHERE id = " +
+      std::to_string(model_id) + " RETURNING id");
+  service_->restart();
+  EXPECT_TRUE(wait_until(
+      [&] { return scalar("SELECT status FROM scoring.models WHERE id = " + earlier) == "failed"; },
+      std::chrono::seconds(20)));
+  EXPECT_EQ(scalar("SELECT status FROM scoring.models WHERE id = " + later), "training");
+  scalar("UPDATE scoring.models SET status = 'failed' WHERE id = " + later);
+
   auto r = run("give_90d", "2026-06-30");
   EXPECT_STREQ((*r)["status"].GetString(), "succeeded");
 }
