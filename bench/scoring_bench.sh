@@ -31,33 +31,9 @@ for b in gabe-scoring gabectl gabe-loadgen; do
   [ -x "$BIN/$b" ] || { echo "scoring_bench: $BIN/$b is missing (build first)" >&2; exit 2; }
 done
 
-log() { printf '\033[1m[bench scoring]\033[0m %s\n' "$*" >&2; }
-TMP=$(mktemp -d /tmp/gabe-scorebench.XXXXXX)
-chmod 755 "$TMP"
-PGDIR=$TMP/pg
-SVC_PID=""
-PG_STARTED=0
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$SVC_PID" ]; then
-    kill -TERM "$SVC_PID" 2>/dev/null || true
-    wait "$SVC_PID" 2>/dev/null || true
-  fi
-  if [ "$PG_STARTED" = 1 ]; then "$ROOT/run" pg-stop "$PGDIR" || true; fi
-  if [ "$rc" -ne 0 ]; then
-    for f in "$TMP"/*.log; do [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }; done
-  fi
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", (b - a) / 1e9 }'; }
-fmt() { python3 -c 'import sys; print(f"{round(float(sys.argv[1])):,}")' "$1"; }
+NAME=scoring
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 jget() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 # measure LOG CMD...: runs CMD (stderr to LOG), prints "wall_seconds peak_rss_mb" (the child's
 # ru_maxrss, i.e. its VmHWM); fails when CMD fails.
@@ -75,15 +51,8 @@ print(f"{wall:.1f} {rss:.0f}")
 PY
 }
 
-log "starting PostgreSQL in $PGDIR"
-BASE_URL=$("$ROOT/run" pg-start "$PGDIR")
-PG_STARTED=1
-ROOT_URL=${BASE_URL%/postgres}
-psql -X -q -v ON_ERROR_STOP=1 "$BASE_URL" -c "CREATE DATABASE gabe_scorebench"
-URL=$ROOT_URL/gabe_scorebench
+bench_start_postgres gabe_scorebench
 export GABE_DATABASE_URL=$URL
-PG_VERSION=$(psql -X -At "$BASE_URL" -c "SHOW server_version")
-"$BIN/gabectl" migrate >/dev/null
 ADMIN=$("$BIN/gabectl" token create --role admin --name bench | tail -1)
 VIEWER=$("$BIN/gabectl" token create --role viewer --name bench-viewer | tail -1)
 
@@ -105,7 +74,7 @@ SELECT 'bench', 'g' || g, 1 + (g * 2654435761) % :n,
 FROM generate_series(1, 10 * :n::bigint) g;
 VACUUM ANALYZE;
 SQL
-LOAD_S=$(secs "$T0" "$(now_ns)")
+LOAD_S=$(secs "$T0" "$(now_ns)" 1)
 AS_OF=$(psql -X -At "$URL" -c "SELECT (now() AT TIME ZONE 'Europe/Berlin')::date")
 log "data written in $LOAD_S s; as of $AS_OF"
 

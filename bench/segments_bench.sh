@@ -24,40 +24,11 @@ for b in gabe-segments gabectl; do
   [ -x "$BIN/$b" ] || { echo "segments_bench: $BIN/$b is missing (build first)" >&2; exit 2; }
 done
 
-log() { printf '\033[1m[bench segments]\033[0m %s\n' "$*" >&2; }
-TMP=$(mktemp -d /tmp/gabe-segbench.XXXXXX)
-chmod 755 "$TMP"
-PGDIR=$TMP/pg
-SVC_PID=""
-PG_STARTED=0
-cleanup() {
-  local rc=$?
-  trap - EXIT INT TERM
-  if [ -n "$SVC_PID" ]; then
-    kill -TERM "$SVC_PID" 2>/dev/null || true
-    wait "$SVC_PID" 2>/dev/null || true
-  fi
-  if [ "$PG_STARTED" = 1 ]; then "$ROOT/run" pg-stop "$PGDIR" || true; fi
-  if [ "$rc" -ne 0 ] && [ -f "$TMP/segments.log" ]; then tail -n 20 "$TMP/segments.log" >&2 || true; fi
-  rm -rf "$TMP"
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+NAME=segments
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
-now_ns() { date +%s%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b - a) / 1e9 }'; }
-fmt() { python3 -c 'import sys; print(f"{int(sys.argv[1]):,}")' "$1"; }
-
-log "starting PostgreSQL in $PGDIR"
-BASE_URL=$("$ROOT/run" pg-start "$PGDIR")
-PG_STARTED=1
-ROOT_URL=${BASE_URL%/postgres}
-psql -X -q -v ON_ERROR_STOP=1 "$BASE_URL" -c "CREATE DATABASE gabe_segbench"
-URL=$ROOT_URL/gabe_segbench
-PG_VERSION=$(psql -X -At "$BASE_URL" -c "SHOW server_version")
-GABE_DATABASE_URL=$URL "$BIN/gabectl" migrate >/dev/null
+bench_start_postgres gabe_segbench
 TOKEN=$(GABE_DATABASE_URL=$URL "$BIN/gabectl" token create --role fundraiser --name bench | tail -1)
 
 log "writing $(fmt "$N") donors and $(fmt $((N * 10))) gifts"
