@@ -79,7 +79,8 @@ TEST_F(GrantsDeadlines, ListsOccurrencesByWindowAndStateSortedByDueTime) {
     auto r = get("/v1/deadlines" + query, viewer_token_);
     EXPECT_EQ(r.status, 200) << r.body;
     std::vector<std::int64_t> out;
-    for (const auto& item : (*json(r))["items"].GetArray()) out.push_back(item["id"].GetInt64());
+    const auto doc = json(r);  // alive for the loop: a temporary in the range would not be
+    for (const auto& item : (*doc)["items"].GetArray()) out.push_back(item["id"].GetInt64());
     return out;
   };
   EXPECT_EQ(ids(""), (std::vector<std::int64_t>{overdue, soon, later}));

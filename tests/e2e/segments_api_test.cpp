@@ -81,7 +81,9 @@ TEST_F(SegmentsApi, CrudWithRolesAndConflicts) {
   auto fields = call("GET", "/v1/segments/fields", "", viewer_token_);
   ASSERT_EQ(fields.status, 200) << fields.body;
   std::set<std::string> names;
-  for (const auto& f : (*json(fields))["items"].GetArray()) names.insert(f["name"].GetString());
+  const auto fields_doc =
+      json(fields);  // alive for the loop: a temporary in the range would not be
+  for (const auto& f : (*fields_doc)["items"].GetArray()) names.insert(f["name"].GetString());
   for (const char* name :
        {"gift_count", "tags", "rfm_r", "days_since_first_gift", "score.<target>"})
     EXPECT_EQ(names.count(name), 1u) << name;
