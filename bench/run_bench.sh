@@ -738,26 +738,12 @@ echo
 echo "$PULL_SECTION"
 echo
 if [ "$DOCS" != "-" ]; then
-  python3 - "$DOCS" "$PULL_SECTION" <<'PY'
-import sys
-path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n"
-start = text.find("## CiviCRM pull")
-if start >= 0:
-    end = text.find("\n## ", start + 1)
-    text = text[:start] + section + (text[end:] if end >= 0 else "")
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
-PY
+  "$ROOT/bench/write_section.py" "$DOCS" "$PULL_SECTION"
   log "wrote the CiviCRM pull section of $DOCS"
 fi
 
 # Segments (issue 9): refresh and matching over 1,000,000 donors, on a cluster of its own;
-# appends its section to $DOCS.
+# replaces or appends its section of $DOCS.
 [ "$ONLY" = civicrm ] || "$ROOT/bench/segments_bench.sh" "$BIN" || { echo "run_bench: the segments benchmark failed" >&2; exit 1; }
 # Scoring (issue 8), phase R: a scoring run over 1,000,000 donors and the online scores, on a
 # cluster of its own; replaces or appends its section of $DOCS.
