@@ -629,10 +629,14 @@ with PostgreSQL and the service, as the reference clients do.
 ## Reproduce
 
 \`\`\`sh
-./run bench        # builds, then runs bench/run_bench.sh build/bin (about 2 minutes after the build)
+./run bench        # builds, then runs bench/run_bench.sh build/bin
 \`\`\`
 
 Shorter runs for a quick look: \`GABE_BENCH_SECONDS=5 GABE_BENCH_DOCS=- bench/run_bench.sh build/bin\`.
+
+The ingest phases take a few minutes after the build; phase P and the segments and scoring
+benchmarks first write their own data (1,100,000 CiviCRM records, and twice 1,000,000 donors
+with 10,000,000 gifts) and take several minutes each (their sections give the times).
 EOF
   if [ -n "$SUITE_TIME" ]; then printf '\n%s\n' "$SUITE_TIME" >>"$DOCS"; fi
   log "wrote $DOCS"
