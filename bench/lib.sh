@@ -10,6 +10,18 @@ now_ns() { date +%s%N; }
 secs() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { printf "%.*f", d, (b - a) / 1e9 }'; }
 # 1234567.8 -> 1,234,568
 fmt() { python3 -c 'import sys; print(f"{round(float(sys.argv[1])):,}")' "$1"; }
+# jget JSON KEY: the value of KEY in the JSON object JSON.
+jget() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# wait_ready PORT: waits (up to 10 s) until the service on PORT answers GET /readyz.
+wait_ready() {
+  for _ in $(seq 100); do
+    curl -sf "http://127.0.0.1:$1/readyz" >/dev/null 2>&1 && return 0
+    sleep 0.1
+  done
+}
 
 TMP=$(mktemp -d "/tmp/gabe-$NAME-bench.XXXXXX")
 chmod 755 "$TMP"  # the postgres user reaches the server's directory below it

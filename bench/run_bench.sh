@@ -629,10 +629,14 @@ with PostgreSQL and the service, as the reference clients do.
 ## Reproduce
 
 \`\`\`sh
-./run bench        # builds, then runs bench/run_bench.sh build/bin (about 2 minutes after the build)
+./run bench        # builds, then runs bench/run_bench.sh build/bin
 \`\`\`
 
 Shorter runs for a quick look: \`GABE_BENCH_SECONDS=5 GABE_BENCH_DOCS=- bench/run_bench.sh build/bin\`.
+
+The ingest phases take a few minutes after the build; phase P and the segments and scoring
+benchmarks first write their own data (1,100,000 CiviCRM records, and twice 1,000,000 donors
+with 10,000,000 gifts) and take several minutes each (their sections give the times).
 EOF
   if [ -n "$SUITE_TIME" ]; then printf '\n%s\n' "$SUITE_TIME" >>"$DOCS"; fi
   log "wrote $DOCS"
@@ -738,26 +742,12 @@ echo
 echo "$PULL_SECTION"
 echo
 if [ "$DOCS" != "-" ]; then
-  python3 - "$DOCS" "$PULL_SECTION" <<'PY'
-import sys
-path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n"
-start = text.find("## CiviCRM pull")
-if start >= 0:
-    end = text.find("\n## ", start + 1)
-    text = text[:start] + section + (text[end:] if end >= 0 else "")
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
-PY
+  "$ROOT/bench/write_section.py" "$DOCS" "$PULL_SECTION"
   log "wrote the CiviCRM pull section of $DOCS"
 fi
 
 # Segments (issue 9): refresh and matching over 1,000,000 donors, on a cluster of its own;
-# appends its section to $DOCS.
+# replaces or appends its section of $DOCS.
 [ "$ONLY" = civicrm ] || "$ROOT/bench/segments_bench.sh" "$BIN" || { echo "run_bench: the segments benchmark failed" >&2; exit 1; }
 # Scoring (issue 8), phase R: a scoring run over 1,000,000 donors and the online scores, on a
 # cluster of its own; replaces or appends its section of $DOCS.

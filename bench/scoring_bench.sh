@@ -34,7 +34,6 @@ done
 NAME=scoring
 # shellcheck source=bench/lib.sh
 . "$ROOT/bench/lib.sh"
-jget() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 # measure LOG CMD...: runs CMD (stderr to LOG), prints "wall_seconds peak_rss_mb" (the child's
 # ru_maxrss, i.e. its VmHWM); fails when CMD fails.
 measure() {
@@ -87,13 +86,10 @@ MODEL=$(psql -X -At "$URL" -c "SELECT id FROM scoring.models WHERE target = 'giv
 TRAIN_INFO=$(psql -X -At "$URL" -c "SELECT 'AUC ' || coalesce(card #>> '{metrics,auc}', '?') || ', RFM baseline ' || coalesce(card #>> '{metrics,rfm_baseline_auc}', '?') FROM scoring.models WHERE id = $MODEL")
 log "R1: model $MODEL trained in $TRAIN_S s, peak RSS $TRAIN_RSS MB ($TRAIN_INFO)"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 GABE_LISTEN=127.0.0.1:$PORT GABE_SCORING_SCHEDULE=off "$BIN/gabe-scoring" >"$TMP/service.log" 2>&1 &
 SVC_PID=$!
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_ready "$PORT"
 curl -sS --fail-with-body -X POST -H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json' \
   --data '{"reason": "benchmark"}' "http://127.0.0.1:$PORT/v1/models/$MODEL/activate" >/dev/null
 
@@ -178,21 +174,7 @@ or \`bench/scoring_bench.sh build/bin\` (\`GABE_BENCH_SCORING_DONORS\` for a sma
 EOF
 )
 if [ "$DOCS" != "-" ]; then
-  python3 - "$DOCS" "$SECTION" <<'PY'
-import sys
-path, section = sys.argv[1], sys.argv[2].rstrip() + "\n"
-try:
-    text = open(path).read()
-except FileNotFoundError:
-    text = "# Benchmarks\n"
-start = text.find("## Scoring\n")
-if start >= 0:
-    end = text.find("\n## ", start + 1)
-    text = text[:start] + section + (text[end:] if end >= 0 else "")
-else:
-    text = text.rstrip() + "\n\n" + section
-open(path, "w").write(text)
-PY
+  "$ROOT/bench/write_section.py" "$DOCS" "$SECTION"
   log "wrote the Scoring section of $DOCS"
 fi
 if [ "${GABE_BENCH_STRICT:-0}" = 1 ] && { [ "$RUN_OK" != 1 ] || [ "$ONLINE_OK" != 1 ]; }; then

@@ -11,8 +11,9 @@
 #       every donor are rebuilt first, then the membership written)
 #   S3  the same refresh again with fresh rollups (the membership is compared and kept)
 #   S4  POST /v1/matching/runs: 5 campaigns over all donors
-# prints a table and, unless GABE_BENCH_DOCS is "-", appends it as a section to that file
-# (docs/benchmarks.md by default). Everything it starts is stopped on exit.
+# prints a table and, unless GABE_BENCH_DOCS is "-", writes it as the "## Segments" section of
+# that file (docs/benchmarks.md by default; an existing section is replaced). Everything it
+# starts is stopped on exit.
 set -euo pipefail
 
 [ $# -eq 1 ] || { echo "usage: $0 BIN_DIR" >&2; exit 2; }
@@ -61,21 +62,17 @@ SQL
 LOAD_S=$(secs "$T0" "$(now_ns)")
 log "data written in $LOAD_S s"
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 GABE_DATABASE_URL=$URL GABE_LISTEN=127.0.0.1:$PORT GABE_SEGMENTS_JOB_SECONDS=900 \
   "$BIN/gabe-segments" >"$TMP/segments.log" 2>&1 &
 SVC_PID=$!
-for _ in $(seq 100); do
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.1
-done
+wait_ready "$PORT"
 api() {  # api METHOD PATH [BODY] -> body on stdout; fails on a non-2xx answer
   local data=()
   [ $# -ge 3 ] && data=(--data "$3")
   curl -sS --fail-with-body --max-time 900 -X "$1" -H "Authorization: Bearer $TOKEN" \
     -H 'Content-Type: application/json' "${data[@]}" "http://127.0.0.1:$PORT$2"
 }
-jget() { python3 -c 'import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])' "$1" "$2"; }
 
 RULE='{"all": [{"field": "gift_amount_365d", "op": ">=", "value": "50.00"},
                {"field": "days_since_last_gift", "op": "<=", "value": 120},
@@ -155,8 +152,7 @@ echo
 echo "$TABLE"
 echo
 if [ "$DOCS" != "-" ]; then
-  cat >>"$DOCS" <<EOF
-
+  SECTION=$(cat <<EOF
 ## Segments
 
 Written by bench/segments_bench.sh ($(date -u +%Y-%m-%dT%H:%MZ), PostgreSQL $PG_VERSION, its own
@@ -174,5 +170,7 @@ rule needs) and then writes the membership with its history. Matching: 5 campaig
 (capacities 150,000 / 150,000 / 100,000 / 100,000 / 50,000; post and e-mail), one ask per
 donor, a 30-day rest period, 10 % holdout. Alone: \`GABE_BENCH_DOCS=- bench/segments_bench.sh build/bin\`.
 EOF
-  log "appended to $DOCS"
+)
+  "$ROOT/bench/write_section.py" "$DOCS" "$SECTION"
+  log "wrote the Segments section of $DOCS"
 fi
