@@ -101,7 +101,8 @@ class ServiceTest : public ::testing::Test {
   // cluster: roles belong to the whole cluster, and two tests changing one at the same moment
   // fail with "tuple concurrently updated". The template already lets every gabe_* role in.
   void login_role(const std::string& role);
-  // Runs one statement as `role` (given LOGIN first) on the test's database: "ok", "42501"
+  // Runs one statement as `role` (a gabe_* role: the template lets them log in) on the test's
+  // database: "ok", "42501"
   // when the role lacks the privilege, or the error message. For least-privilege tests.
   std::string as_role(const std::string& role, const std::string& sql);
 
