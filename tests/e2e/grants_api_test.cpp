@@ -264,6 +264,50 @@ TEST_F(GrantsApi, HostileBodiesAndQueryParametersOfEveryListAndAction) {
   EXPECT_EQ(get("/v1/deadlines/99999999999999999999", viewer_token_).status, 404);
 }
 
+// The subscription routes the shared outbox registers for this service: every body the
+// create route refuses, the roles, and ids that are not subscriptions of this service.
+TEST_F(GrantsApi, HostileSubscriptionRequestsAreRefusedAndStoreNothing) {
+  const std::string long_url = "https://hooks.example.org/" + std::string(2000, 'a');
+  for (const std::string& body : {
+           std::string(R"({"url": "https://hooks.example.org/", "events": []})"),
+           std::string(R"({"url": "https://hooks.example.org/", "events": ["deadline.late"]})"),
+           std::string(R"({"url": "https://hooks.example.org/", "events": "deadline.reminder"})"),
+           std::string(R"({"url": "https://hooks.example.org/", "events": [7]})"),
+           std::string(R"({"url": "https://hooks.example.org/"})"),
+           std::string(R"({"events": ["deadline.reminder"]})"),
+           std::string(R"({"url": "ftp://hooks.example.org/", "events": ["deadline.reminder"]})"),
+           std::string(
+               R"({"url": "https://u:p@hooks.example.org/", "events": ["deadline.reminder"]})"),
+           R"({"url": ")" + long_url + R"(", "events": ["deadline.reminder"]})",
+           std::string(R"(["https://hooks.example.org/"])"),
+       }) {
+    auto r = call("POST", "/v1/subscriptions", body);
+    EXPECT_EQ(r.status, 422) << body.substr(0, 120) << " " << r.body;
+  }
+  EXPECT_EQ(call("POST", "/v1/subscriptions",
+                 "{\"url\": \"https://hooks.example.org/\xff\", \"events\": []}")
+                .status,
+            400);
+  const auto ok = R"({"url": "https://hooks.example.org/", "events": ["deadline.reminder"]})";
+  EXPECT_EQ(call("POST", "/v1/subscriptions", ok, viewer_token_).status, 403);
+  EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions"), "0");
+
+  EXPECT_EQ(get("/v1/subscriptions", viewer_token_).status, 403);
+  EXPECT_EQ(get("/v1/subscriptions?limit=0").status, 422);
+  EXPECT_EQ(get("/v1/subscriptions/1").status, 404);
+  EXPECT_EQ(get("/v1/subscriptions/x").status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/99999999999999999999").status, 404);
+  // Another service's subscription is not one of this service's.
+  scalar(
+      "INSERT INTO outbox.subscriptions (service, url, events, secret, created_by) VALUES "
+      "('scoring', 'https://hooks.example.org/', '{deadline.reminder}', 'whsec_c2VjcmV0', 'test')");
+  const auto other = scalar("SELECT id FROM outbox.subscriptions");
+  EXPECT_EQ(get("/v1/subscriptions/" + other).status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/" + other, "", fundraiser_token_).status, 403);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/" + other).status, 404);
+  EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions WHERE deleted_at IS NULL"), "1");
+}
+
 // A database that stalls (a lock held by someone else) gives a 503 with Retry-After within
 // seconds, for the reads and the writes of deadlines and for the calendar feed, and the same
 // requests work once the lock is gone.
