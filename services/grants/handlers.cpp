@@ -66,10 +66,6 @@ bool given_null(const JsonValue& o, std::string_view key) {
   return it != o.MemberEnd() && it->value.IsNull();
 }
 
-std::vector<std::string_view> as_views(const std::vector<std::string_view>& v) {
-  return v;
-}
-
 // Applies one field of a create or PATCH body to `field`: absent leaves it, null clears it (or
 // is an error when `nullable` is false), a value replaces it after `read` checked it. On
 // create, a required field must be there.
@@ -95,23 +91,22 @@ void apply_text(FieldReader& r, const JsonValue& o, std::string_view key, OptTex
                 std::size_t max, bool nullable, bool required = false) {
   apply(r, o, key, field, nullable, required, [&]() -> OptText {
     auto v = r.string(key, false, max);
-    if (v && v->empty() && !nullable) {
-      r.add_error(key, "must not be empty");
+    if (v && v->empty()) {
+      // An empty string clears an optional text, as null does.
+      if (nullable) {
+        field.reset();
+      } else {
+        r.add_error(key, "must not be empty");
+      }
       return std::nullopt;
     }
-    if (v && v->empty()) return std::nullopt;
     return v;
   });
-  // An empty string clears an optional text, as null does.
-  if (nullable && present(o, key) && !given_null(o, key)) {
-    auto it = o.FindMember(rapidjson::StringRef(key.data(), key.size()));
-    if (it->value.IsString() && it->value.GetStringLength() == 0) field.reset();
-  }
 }
 
 void apply_choice(FieldReader& r, const JsonValue& o, std::string_view key, OptText& field,
                   const std::vector<std::string_view>& allowed, bool required = false) {
-  apply(r, o, key, field, false, required, [&] { return r.one_of(key, as_views(allowed)); });
+  apply(r, o, key, field, false, required, [&] { return r.one_of(key, allowed); });
 }
 
 void apply_date(FieldReader& r, const JsonValue& o, std::string_view key, OptText& field) {

@@ -119,19 +119,21 @@ inline constexpr const char* kDeleteGrant = "DELETE FROM grants.grants WHERE id 
 
 // ---- deadlines
 
-// The first occurrence's instant and Europe/Berlin wall-clock time from $3 due_at (RFC 3339)
-// or $4 due_on (a day: 23:59 local time).
+// The first occurrence's Europe/Berlin wall-clock time from the parameters `at` (due_at,
+// RFC 3339) or `on` (due_on, a day: 23:59 local time).
+#define GABE_LOCAL_DUE(at, on) \
+  "COALESCE(" on "::date + time '23:59', " at "::timestamptz AT TIME ZONE 'Europe/Berlin')"
+
+// The first occurrence's instant and local time from $3 due_at or $4 due_on.
 #define GABE_DEADLINE_TIMES                                                   \
   "(SELECT COALESCE(($4::date + time '23:59') AT TIME ZONE 'Europe/Berlin', " \
-  "$3::timestamptz) AS first_due_at, COALESCE($4::date + time '23:59', "      \
-  "$3::timestamptz AT TIME ZONE 'Europe/Berlin') AS local_due) t"
+  "$3::timestamptz) AS first_due_at, " GABE_LOCAL_DUE("$3", "$4") " AS local_due) t"
 
 // $1 due_at, $2 due_on, $3 every_months, $4 until -> the first occurrence's local day and the
 // number of occurrences
 inline constexpr const char* kCheckDeadline =
     "SELECT t.local_due::date::text, grants.count_occurrences(t.local_due, $3::integer, $4::date) "
-    "FROM (SELECT COALESCE($2::date + time '23:59', $1::timestamptz AT TIME ZONE "
-    "'Europe/Berlin') AS local_due) t";
+    "FROM (SELECT " GABE_LOCAL_DUE("$1", "$2") " AS local_due) t";
 
 // $1 grant, $2 kind, $3 due_at, $4 due_on, $5 internal_due_on, $6 owner, $7 notes,
 // $8 every_months, $9 until -> id
@@ -151,6 +153,7 @@ inline constexpr const char* kUpdateDeadline =
     "$8::integer, $9::date)), updated_at = now() FROM " GABE_DEADLINE_TIMES " WHERE d.id = $1";
 
 #undef GABE_DEADLINE_TIMES
+#undef GABE_LOCAL_DUE
 
 // $1 id -> the fields a PATCH starts from (locked)
 inline constexpr const char* kDeadlineForUpdate =

@@ -11,13 +11,11 @@ namespace gabe::grants {
 
 namespace {
 
-std::string offsets_literal(const std::vector<int>& offsets) {
-  std::string s = "{";
-  for (std::size_t i = 0; i < offsets.size(); ++i) {
-    if (i > 0) s += ',';
-    s += std::to_string(offsets[i]);
-  }
-  return s + "}";
+// The offsets as the integer[] parameter of grants.enqueue_reminders.
+std::string offsets_array(const std::vector<int>& offsets) {
+  db::ArrayLiteral a;
+  for (int days : offsets) a.add(std::int64_t{days});
+  return a.take();
 }
 
 }  // namespace
@@ -26,6 +24,7 @@ Scheduler::Scheduler(db::Pool& pool, Metrics& metrics, GrantsSettings settings,
                      std::function<void()> enqueued)
     : pool_(pool),
       settings_(std::move(settings)),
+      offsets_(offsets_array(settings_.reminder_offsets)),
       enqueued_(std::move(enqueued)),
       deadlines_(metrics.gauge("gabe_grants_deadlines",
                                "Deadline occurrences by state and by how soon they are due "
@@ -59,11 +58,10 @@ void Scheduler::run() {
 }
 
 void Scheduler::round() {
-  const auto offsets = offsets_literal(settings_.reminder_offsets);
   int messages = 0;
   pool_.run([&](pqxx::connection& c) {
     pqxx::work tx(c);
-    auto row = tx.exec_params(sql::kEnqueueReminders, offsets, settings_.overdue_days)[0];
+    auto row = tx.exec_params(sql::kEnqueueReminders, offsets_, settings_.overdue_days)[0];
     const int decided = row[0].as<int>();
     messages = row[1].as<int>();
     tx.commit();

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include "gabe/db.hpp"
@@ -30,6 +31,7 @@ class Scheduler {
 
   db::Pool& pool_;
   GrantsSettings settings_;
+  std::string offsets_;  // settings_.reminder_offsets as an integer[] literal
   std::function<void()> enqueued_;
   Gauge deadlines_;
   std::mutex mutex_;

@@ -204,6 +204,146 @@ TEST_F(GrantsApi, HostileInputIsAClear4xxAndChangesNothing) {
             std::stoll(grants_before) + 1);
 }
 
+// The parts of a request that the other hostile tests leave out: bodies that are not UTF-8,
+// the occurrence body of complete and reopen, and the query parameters of the lists (the
+// occurrence cursor above all, which is parsed by hand).
+TEST_F(GrantsApi, HostileBodiesAndQueryParametersOfEveryListAndAction) {
+  EXPECT_EQ(call("POST", "/v1/funders",
+                 "{\"name\": \"a\xff\xfe"
+                 "b\", \"kind\": \"eu\"}")
+                .status,
+            400);
+  EXPECT_EQ(call("POST", "/v1/funders", "{\"n\xc3\": \"x\", \"kind\": \"eu\"}").status, 400);
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.funders"), "0");
+
+  const auto grant = make_grant();
+  const auto deadline = make_deadline(grant, R"("kind": "loi", "due_on": "2099-01-10")");
+  const std::string complete = "/v1/deadlines/" + std::to_string(deadline) + "/complete";
+  for (const char* body :
+       {R"({"occurrence": 0})", R"({"occurrence": -1})", R"({"occurrence": 601})",
+        R"({"occurrence": 1e30})", R"({"occurrence": 1.5})", R"({"occurrence": null, "x": 1})",
+        R"([1])", R"("1")"}) {
+    auto r = call("POST", complete, body, fundraiser_token_);
+    EXPECT_EQ(r.status, 422) << body << " " << r.body;
+  }
+  EXPECT_EQ(call("POST", complete, R"({"occurrence": )", fundraiser_token_).status, 400);
+  EXPECT_EQ(client_
+                ->request("POST", complete,
+                          {{"Authorization", "Bearer " + fundraiser_token_},
+                           {"Content-Type", "text/plain"}},
+                          R"({"occurrence": 1})")
+                .status,
+            415);
+  EXPECT_EQ(call("POST", complete, "", viewer_token_).status, 403);
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.completions"), "0");
+
+  const std::string long_owner = "owner=" + std::string(201, 'K');
+  for (const auto& query : std::vector<std::string>{
+           "after=99999999999999999999.1.1", "after=1.99999999999999999999.1", "after=-.1.1",
+           "after=1.2.3.4", "after=1..2", "after=.1.2", "after=1.2.", "after=--1.2.3",
+           "after=1.-2.3", "after=%E2%80%8B1.2.3", "within_days=-1", "within_days=36501",
+           "within_days=1e3", "limit=0", "limit=1001", "state=late", "grant_id=0", long_owner}) {
+    auto r = get("/v1/deadlines?" + query, viewer_token_);
+    EXPECT_EQ(r.status, 422) << query << " " << r.body;
+  }
+  // A negative due time (before 1970) is still a cursor.
+  EXPECT_EQ(get("/v1/deadlines?after=-5.1.1", viewer_token_).status, 200);
+  EXPECT_EQ(get("/v1/deadlines?owner=%FF", viewer_token_).status, 400);
+
+  for (const char* query : {"status=won", "funder_id=0", "funder_id=x", "limit=0", "after=x"}) {
+    EXPECT_EQ(get(std::string("/v1/grants?") + query, viewer_token_).status, 422) << query;
+  }
+  for (const char* query : {"kind=bank", "limit=100000", "after=-1x"}) {
+    EXPECT_EQ(get(std::string("/v1/funders?") + query, viewer_token_).status, 422) << query;
+  }
+  EXPECT_EQ(get("/v1/grants/" + std::to_string(grant) + "/history?after=x", viewer_token_).status,
+            422);
+  EXPECT_EQ(
+      get("/v1/grants/" + std::to_string(grant) + "/deadlines?limit=-1", viewer_token_).status,
+      422);
+  EXPECT_EQ(get("/v1/deadlines/99999999999999999999", viewer_token_).status, 404);
+}
+
+// The subscription routes the shared outbox registers for this service: every body the
+// create route refuses, the roles, and ids that are not subscriptions of this service.
+TEST_F(GrantsApi, HostileSubscriptionRequestsAreRefusedAndStoreNothing) {
+  const std::string long_url = "https://hooks.example.org/" + std::string(2000, 'a');
+  for (const std::string& body : {
+           std::string(R"({"url": "https://hooks.example.org/", "events": []})"),
+           std::string(R"({"url": "https://hooks.example.org/", "events": ["deadline.late"]})"),
+           std::string(R"({"url": "https://hooks.example.org/", "events": "deadline.reminder"})"),
+           std::string(R"({"url": "https://hooks.example.org/", "events": [7]})"),
+           std::string(R"({"url": "https://hooks.example.org/"})"),
+           std::string(R"({"events": ["deadline.reminder"]})"),
+           std::string(R"({"url": "ftp://hooks.example.org/", "events": ["deadline.reminder"]})"),
+           std::string(
+               R"({"url": "https://u:p@hooks.example.org/", "events": ["deadline.reminder"]})"),
+           R"({"url": ")" + long_url + R"(", "events": ["deadline.reminder"]})",
+           std::string(R"(["https://hooks.example.org/"])"),
+       }) {
+    auto r = call("POST", "/v1/subscriptions", body);
+    EXPECT_EQ(r.status, 422) << body.substr(0, 120) << " " << r.body;
+  }
+  EXPECT_EQ(call("POST", "/v1/subscriptions",
+                 "{\"url\": \"https://hooks.example.org/\xff\", \"events\": []}")
+                .status,
+            400);
+  const auto ok = R"({"url": "https://hooks.example.org/", "events": ["deadline.reminder"]})";
+  EXPECT_EQ(call("POST", "/v1/subscriptions", ok, viewer_token_).status, 403);
+  EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions"), "0");
+
+  EXPECT_EQ(get("/v1/subscriptions", viewer_token_).status, 403);
+  EXPECT_EQ(get("/v1/subscriptions?limit=0").status, 422);
+  EXPECT_EQ(get("/v1/subscriptions/1").status, 404);
+  EXPECT_EQ(get("/v1/subscriptions/x").status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/99999999999999999999").status, 404);
+  // Another service's subscription is not one of this service's.
+  scalar(
+      "INSERT INTO outbox.subscriptions (service, url, events, secret, created_by) VALUES "
+      "('scoring', 'https://hooks.example.org/', '{deadline.reminder}', 'whsec_c2VjcmV0', 'test')");
+  const auto other = scalar("SELECT id FROM outbox.subscriptions");
+  EXPECT_EQ(get("/v1/subscriptions/" + other).status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/" + other, "", fundraiser_token_).status, 403);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/" + other).status, 404);
+  EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions WHERE deleted_at IS NULL"), "1");
+}
+
+// A database that stalls (a lock held by someone else) gives a 503 with Retry-After within
+// seconds, for the reads and the writes of deadlines and for the calendar feed, and the same
+// requests work once the lock is gone.
+TEST_F(GrantsApi, AHeldLockGives503WithRetryAfterAndThenWorks) {
+  const auto grant = make_grant();
+  const auto deadline = make_deadline(grant, R"("kind": "loi", "due_on": "2099-01-10")");
+  pqxx::connection locker(cluster_->url(db_name_));
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE grants.deadlines IN ACCESS EXCLUSIVE MODE");
+  const std::vector<std::pair<std::string, std::string>> requests = {
+      {"GET", "/v1/deadlines"},
+      {"GET", "/v1/calendar.ics?token=" + viewer_token_},
+      {"POST", "/v1/deadlines/" + std::to_string(deadline) + "/complete"},
+  };
+  // The feed as calendar apps fetch it: the token in the URL, no header.
+  const auto send = [&](const std::string& method, const std::string& target) {
+    if (target.rfind("/v1/calendar.ics", 0) == 0) return client_->get(target);
+    return call(method, target, "", fundraiser_token_);
+  };
+  for (const auto& [method, target] : requests) {
+    const auto start = std::chrono::steady_clock::now();
+    auto r = send(method, target);
+    const auto waited = std::chrono::steady_clock::now() - start;
+    EXPECT_EQ(r.status, 503) << method << " " << target << " " << r.body;
+    EXPECT_TRUE(r.header("retry-after").has_value()) << target;
+    EXPECT_LT(waited, std::chrono::seconds(10)) << target;
+  }
+  EXPECT_EQ(client_->get("/healthz").status, 200);
+  lock.abort();
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.completions"), "0");
+  for (const auto& [method, target] : requests) {
+    EXPECT_EQ(send(method, target).status, 200) << target;
+  }
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.completions"), "1");
+}
+
 TEST_F(GrantsApi, TheGrantsRoleReachesOnlyItsSchemaAndTheOutbox) {
   EXPECT_EQ(as_role("gabe_grants", "SELECT count(*) FROM grants.deadline_occurrences()"), "ok");
   EXPECT_EQ(as_role("gabe_grants", "SELECT secret FROM outbox.subscriptions"), "ok");

@@ -180,5 +180,39 @@ TEST_F(GrantsCalendar, TheFeedNeedsAValidToken) {
   EXPECT_EQ(feed().status, 200);
 }
 
+// Hostile ?token= and ?owner= values: bytes that are not text are refused where the query is
+// read (400), a token of the wrong shape is just not a token (401), an owner over its length
+// is a 422 naming it, and a header that is not a bearer token is not overridden by ?token=.
+TEST_F(GrantsCalendar, HostileTokenAndOwnerParametersAreRefused) {
+  const std::string base = "/v1/calendar.ics?token=";
+  EXPECT_EQ(client_->get(base + "%FF%FE").status, 400);
+  EXPECT_EQ(client_->get(base + "gabe_%00x").status, 400);
+  EXPECT_EQ(client_->get(base + "gabe_x%0D%0AAuthorization:%20Bearer%20" + viewer_token_).status,
+            401);
+  EXPECT_EQ(client_->get(base + std::string(300, 'a')).status, 401);
+  EXPECT_EQ(client_->get(base + viewer_token_ + "x").status, 401);
+  EXPECT_EQ(client_->get(base + "%20" + viewer_token_).status, 401);
+  // Every role may read the feed; the token in the URL works for each.
+  EXPECT_EQ(client_->get(base + fundraiser_token_).status, 200);
+  EXPECT_EQ(client_->get(base + admin_token_).status, 200);
+  // A header that is there wins, even when it is not a bearer token.
+  EXPECT_EQ(
+      client_
+          ->request("GET", base + viewer_token_, {{"Authorization", "Basic dXNlcjpwYXNzd29yZA=="}})
+          .status,
+      401);
+
+  auto long_owner = client_->get(base + viewer_token_ + "&owner=" + std::string(201, 'K'));
+  EXPECT_EQ(long_owner.status, 422) << long_owner.body;
+  EXPECT_NE(long_owner.body.find("owner"), std::string::npos) << long_owner.body;
+  EXPECT_EQ(client_->get(base + viewer_token_ + "&owner=%C3%28").status, 400);
+  // SQL-looking text is a filter value that matches nobody.
+  make_deadline(make_grant(), R"("kind": "loi", "owner": "KM", "due_on": "2099-01-10")");
+  ASSERT_NE(feed().body.find("BEGIN:VEVENT"), std::string::npos);
+  auto evil = client_->get(base + viewer_token_ + "&owner=x%27%20OR%201=1;--");
+  ASSERT_EQ(evil.status, 200) << evil.body;
+  EXPECT_EQ(evil.body.find("BEGIN:VEVENT"), std::string::npos) << evil.body;
+}
+
 }  // namespace
 }  // namespace gabe::test

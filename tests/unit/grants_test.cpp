@@ -4,8 +4,11 @@
 #include <gtest/gtest.h>
 #include <libical/ical.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
+#include <string_view>
+#include <vector>
 
 #include "calendar.hpp"
 #include "gabe/crypto.hpp"
@@ -34,11 +37,20 @@ TEST(GrantStatus, FollowsThePipelineAndNothingElse) {
   EXPECT_FALSE(is_allowed_move("awarded", "submitted"));
   EXPECT_FALSE(is_allowed_move("unknown", "loi"));
   // Every status can be reached from prospect, and every move leads to a known status.
-  for (auto from : grants::grant_statuses()) {
+  const auto& all = grants::grant_statuses();
+  for (auto from : all) {
     for (auto to : grants::allowed_moves(from)) {
-      EXPECT_NE(std::find(grants::grant_statuses().begin(), grants::grant_statuses().end(), to),
-                grants::grant_statuses().end());
+      EXPECT_NE(std::find(all.begin(), all.end(), to), all.end()) << from << " -> " << to;
     }
+  }
+  std::vector<std::string_view> reached = {"prospect"};
+  for (std::size_t i = 0; i < reached.size(); ++i) {
+    for (auto to : grants::allowed_moves(reached[i])) {
+      if (std::find(reached.begin(), reached.end(), to) == reached.end()) reached.push_back(to);
+    }
+  }
+  for (auto status : all) {
+    EXPECT_NE(std::find(reached.begin(), reached.end(), status), reached.end()) << status;
   }
 }
 
@@ -51,6 +63,7 @@ TEST(GrantsSettings, DayListsAreCheckedAndSortedLatestFirst) {
   }
   try {
     grants::parse_day_list("x", "GABE_GRANTS_REMINDER_OFFSETS");
+    ADD_FAILURE() << "no ConfigError";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("GABE_GRANTS_REMINDER_OFFSETS"), std::string::npos);
   }
@@ -196,7 +209,14 @@ TEST(GrantsCalendarWriter, WritesRfc5545ThatLibicalReadsBack) {
   grants::CalendarEvent gone = open;
   gone.occurrence = 3;
   gone.cancelled = true;
-  const auto text = grants::write_calendar({open, gone}, {7, 1}, 1700000000, "Fristen");
+  // Done, and already past: shown, but without alarms.
+  grants::CalendarEvent done = open;
+  done.occurrence = 4;
+  done.done = true;
+  grants::CalendarEvent past = open;
+  past.occurrence = 1;
+  past.due_epoch = 1600000000;
+  const auto text = grants::write_calendar({open, gone, done, past}, {7, 1}, 1700000000, "Fristen");
   std::size_t pos = 0;
   while (pos < text.size()) {
     const auto end = text.find("\r\n", pos);
@@ -218,6 +238,13 @@ TEST(GrantsCalendarWriter, WritesRfc5545ThatLibicalReadsBack) {
   ASSERT_NE(ev, nullptr);
   EXPECT_EQ(icalcomponent_get_status(ev), ICAL_STATUS_CANCELLED);
   EXPECT_EQ(icalcomponent_count_components(ev, ICAL_VALARM_COMPONENT), 0);
+  for (const char* uid : {"deadline-7-4@gabe-grants", "deadline-7-1@gabe-grants"}) {
+    ev = icalcomponent_get_next_component(cal, ICAL_VEVENT_COMPONENT);
+    ASSERT_NE(ev, nullptr) << uid;
+    EXPECT_EQ(std::string(icalcomponent_get_uid(ev)), uid);
+    EXPECT_EQ(icalcomponent_get_status(ev), ICAL_STATUS_CONFIRMED) << uid;
+    EXPECT_EQ(icalcomponent_count_components(ev, ICAL_VALARM_COMPONENT), 0) << uid;
+  }
   icalcomponent_free(cal);
 }
 
