@@ -117,6 +117,39 @@ TEST_F(GrantsReminders, AfterDowntimeOnlyTheLatestLevelGoesOutNoBurst) {
   EXPECT_EQ((*parse_json(receiver_.received()[0].body))["data"]["offset_days"].GetInt(), 7);
 }
 
+// POST /v1/subscriptions with hostile bodies: a clear 4xx each, nothing stored.
+TEST_F(GrantsReminders, HostileSubscriptionsAreA4xxAndStoreNothing) {
+  const std::string hook = "http://hooks.example.org/gabe";
+  auto with_url = [](const std::string& url) {
+    return R"({"url": ")" + url + R"(", "events": ["deadline.reminder"]})";
+  };
+  std::string many_events;
+  for (int i = 0; i < 21; ++i)
+    many_events += std::string(i == 0 ? "" : ", ") + "\"deadline.reminder\"";
+  const std::vector<std::pair<std::string, int>> cases = {
+      {with_url("http://h/" + std::string(2000, 'a')), 422},
+      {with_url("http://h/\xff\xfe"), 400},  // not UTF-8
+      {with_url("http://h/\\u0000"), 422},
+      {with_url("http://[::1"), 422},
+      {R"({"url": ")" + hook + R"(", "events": []})", 422},
+      {R"({"url": ")" + hook + R"(", "events": ["deadline.unknown"]})", 422},
+      {R"({"url": ")" + hook + R"(", "events": "deadline.reminder"})", 422},
+      {R"({"url": ")" + hook + R"(", "events": [)" + many_events + "]}", 422},
+      {R"({"url": 7, "events": ["deadline.reminder"]})", 422},
+      {R"({"events": ["deadline.reminder"]})", 422},
+      {std::string(10000, '[') + std::string(10000, ']'), 400},
+  };
+  for (const auto& [body, status] : cases) {
+    auto r = call("POST", "/v1/subscriptions", body);
+    EXPECT_EQ(r.status, status) << testing::PrintToString(body.substr(0, 80)) << " " << r.body;
+  }
+  EXPECT_EQ(call("POST", "/v1/subscriptions", with_url(hook), viewer_token_).status, 403);
+  EXPECT_EQ(get("/v1/subscriptions/abc").status, 404);
+  EXPECT_EQ(get("/v1/subscriptions/99999999999999999999").status, 404);
+  EXPECT_EQ(call("DELETE", "/v1/subscriptions/424242", "").status, 404);
+  EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions"), "0");
+}
+
 TEST_F(GrantsReminders, AFailedDeliveryIsRetriedWithBackoffUntilAcknowledged) {
   subscribe();
   receiver_.fail_first(3, 503);

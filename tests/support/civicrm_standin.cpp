@@ -1,18 +1,16 @@
 #include "civicrm_standin.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <optional>
 #include <stdexcept>
 
 #include "civicrm_api.hpp"
 #include "gabe/json.hpp"
+#include "test_server.hpp"
 
 namespace gabe::test {
 namespace {
@@ -29,14 +27,6 @@ std::string lower(std::string_view s) {
   std::transform(out.begin(), out.end(), out.begin(),
                  [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
   return out;
-}
-
-void send_all(int fd, std::string_view bytes) {
-  while (!bytes.empty()) {
-    ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-    if (n <= 0) return;
-    bytes.remove_prefix(static_cast<std::size_t>(n));
-  }
 }
 
 std::string error_body(int status, std::string_view message) {
@@ -87,22 +77,7 @@ bool matches(const JsonValue* field, std::string_view op, const JsonValue& value
 }  // namespace
 
 CivicrmStandin::CivicrmStandin(std::string api_key) : api_key_(std::move(api_key)) {
-  listen_fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) throw std::runtime_error("stand-in: socket failed");
-  int one = 1;
-  ::setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (::bind(listen_fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(listen_fd_, 16) != 0) {
-    ::close(listen_fd_);
-    throw std::runtime_error("stand-in: bind/listen failed");
-  }
-  socklen_t len = sizeof addr;
-  ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&addr), &len);
-  port_ = ntohs(addr.sin_port);
+  listen_fd_ = listen_on_loopback(port_, "stand-in");
   thread_ = std::thread([this] { serve(); });
 }
 
@@ -155,53 +130,12 @@ void CivicrmStandin::serve() {
 }
 
 void CivicrmStandin::handle(int fd) {
-  std::string data;
-  char chunk[8192];
-  auto read_more = [&]() {
-    pollfd p{fd, POLLIN, 0};
-    if (::poll(&p, 1, 5000) <= 0) return false;
-    ssize_t n = ::recv(fd, chunk, sizeof chunk, 0);
-    if (n <= 0) return false;
-    data.append(chunk, static_cast<std::size_t>(n));
-    return data.size() < std::size_t{4} * 1024 * 1024;
-  };
-  std::size_t header_end = std::string::npos;
-  while ((header_end = data.find("\r\n\r\n")) == std::string::npos) {
-    if (!read_more()) return;
-  }
-  std::string_view head(data.data(), header_end);
-  auto line_end = head.find("\r\n");
-  std::string_view request_line = head.substr(0, line_end);
-  auto sp1 = request_line.find(' ');
-  auto sp2 = request_line.rfind(' ');
-  if (sp1 == std::string_view::npos || sp2 <= sp1) return;
-  std::string method(request_line.substr(0, sp1));
-  std::string target(request_line.substr(sp1 + 1, sp2 - sp1 - 1));
-  std::map<std::string, std::string> headers;
-  std::size_t pos = line_end == std::string_view::npos ? head.size() : line_end + 2;
-  while (pos < head.size()) {
-    auto end = head.find("\r\n", pos);
-    if (end == std::string_view::npos) end = head.size();
-    std::string_view line = head.substr(pos, end - pos);
-    auto colon = line.find(':');
-    if (colon != std::string_view::npos) {
-      std::string_view value = line.substr(colon + 1);
-      while (!value.empty() && value.front() == ' ') value.remove_prefix(1);
-      headers[lower(line.substr(0, colon))] = std::string(value);
-    }
-    pos = end + 2;
-  }
-  std::size_t length = 0;
-  if (auto it = headers.find("content-length"); it != headers.end()) {
-    length = std::stoul(it->second);
-  }
-  while (data.size() < header_end + 4 + length) {
-    if (!read_more()) return;
-  }
-  std::string body = data.substr(header_end + 4, length);
+  auto request = read_request(fd, stopping_);
+  if (!request) return;
 
   int status = 200;
-  std::string answer_body = answer(method, target, headers, body, status);
+  std::string answer_body =
+      answer(request->method, request->target, request->headers, request->body, status);
   for (std::int64_t waited = 0; waited < delay_ms_ && !stopping_; waited += 10) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }

@@ -1,6 +1,6 @@
 // Outgoing Standard Webhooks (v1): the subscriber URL check and one signed HTTP(S) POST (the
-// signature itself: gabe/webhook_signature.hpp, shared with gabe-ingest's verifier). Beast and Asio
-// stay inside webhook_sender.cpp.
+// signature itself: gabe/webhook_signature.hpp, shared with gabe-ingest's verifier). The POST goes
+// through gabe/http_client.hpp.
 #pragma once
 
 #include <array>
@@ -46,9 +46,10 @@ struct DeliveryResult {
 };
 
 // POSTs `body` as application/json with webhook-id, webhook-timestamp and webhook-signature.
-// The whole exchange (resolve, connect, TLS, write, read) is bounded by `timeout`; the answer's
-// body is read (up to 64 KiB) and dropped. Unless `allow_internal`, a host that resolves to any
-// internal address (is_internal_ipv4/6) is not connected to: the result's error says "refused".
+// The whole exchange (resolve, connect, TLS, write, read) is bounded by `timeout`; only the
+// answer's status line and header (up to 16 KiB) are read. Unless `allow_internal`, a host that
+// resolves to any internal address (is_internal_ipv4/6) is not connected to: the result's error
+// says "refused".
 // Never throws.
 DeliveryResult post_signed(const WebhookUrl& url, std::string_view secret, std::string_view id,
                            std::int64_t timestamp, std::string_view body,
