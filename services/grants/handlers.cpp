@@ -801,13 +801,13 @@ class GrantsApi {
   // -- the calendar feed
 
   http::Response calendar(http::Request& req) {
-    // Calendar apps cannot send a header: they carry the token in the URL.
-    if (!req.header("authorization")) {
-      if (auto token = req.query_param("token")) {
-        req.headers.emplace_back("authorization", "Bearer " + std::string(*token));
-      }
+    // Calendar apps cannot send a header: they carry the token in the URL. A header wins.
+    auto token = req.header("authorization") ? std::nullopt : req.query_param("token");
+    if (token && !token->empty()) {
+      ctx_.auth.authenticate_token(req, *token, Role::viewer);
+    } else {
+      ctx_.auth.authenticate(req, Role::viewer);
     }
-    ctx_.auth.authenticate(req, Role::viewer);
     auto owner = req.query_text("owner", kNameBytes);
     const auto lang = req.language();
     std::vector<CalendarEvent> events;

@@ -33,9 +33,10 @@ class TokenAuthenticator {
                               std::chrono::seconds cache_ttl = std::chrono::seconds(5));
   // Fills request.actor and request.role, or throws 401 (missing/unknown) or 403 (role).
   void authenticate(http::Request& request, Role min_role);
+  // The same for a token that came another way than the header (a calendar feed's ?token=).
+  void authenticate_token(http::Request& request, std::string_view token, Role min_role);
 
  private:
-  void authenticate_token(http::Request& request, std::string_view token, Role min_role);
   struct Entry {
     std::string name;
     Role role = Role::viewer;
