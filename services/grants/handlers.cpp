@@ -470,8 +470,7 @@ class GrantsApi {
   }
 
   http::Response funders(http::Request& req) {
-    auto kind =
-        req.query_enum("kind", {"foundation", "public", "lottery", "corporate", "eu", "other"});
+    auto kind = req.query_enum("kind", funder_kinds());
     const auto page = Page::of(req);
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::read_transaction tx(c);
@@ -550,8 +549,7 @@ class GrantsApi {
   }
 
   http::Response grants(http::Request& req) {
-    auto status = req.query_enum("status", {"prospect", "loi", "drafting", "submitted", "awarded",
-                                            "rejected", "reporting", "closed"});
+    auto status = req.query_enum("status", grant_statuses());
     auto funder = req.query_int("funder_id", 1, INT64_MAX);
     auto owner = req.query_text("owner", kNameBytes);
     const auto page = Page::of(req);

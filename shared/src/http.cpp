@@ -192,8 +192,8 @@ std::optional<std::int64_t> Request::query_int(std::string_view name, std::int64
   return n;
 }
 
-std::optional<std::string> Request::query_enum(
-    std::string_view name, std::initializer_list<std::string_view> allowed) const {
+std::optional<std::string> Request::query_enum(std::string_view name,
+                                               std::span<const std::string_view> allowed) const {
   auto v = query_param(name);
   if (!v) return std::nullopt;
   if (std::find(allowed.begin(), allowed.end(), *v) != allowed.end()) return std::string(*v);

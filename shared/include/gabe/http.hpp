@@ -8,6 +8,7 @@
 #include <initializer_list>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -56,7 +57,11 @@ struct Request {
                                         std::int64_t max) const;
   // One of `allowed`, spelled exactly.
   std::optional<std::string> query_enum(std::string_view name,
-                                        std::initializer_list<std::string_view> allowed) const;
+                                        std::span<const std::string_view> allowed) const;
+  std::optional<std::string> query_enum(std::string_view name,
+                                        std::initializer_list<std::string_view> allowed) const {
+    return query_enum(name, std::span<const std::string_view>(allowed.begin(), allowed.size()));
+  }
   // true/false (also 1/0).
   std::optional<bool> query_bool(std::string_view name) const;
 
