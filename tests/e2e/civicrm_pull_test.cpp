@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "civicrm_standin.hpp"
+#include "gabe/text.hpp"
 #include "ingest_fixture.hpp"
 
 namespace gabe::test {
@@ -562,6 +563,88 @@ TEST_F(CivicrmPull, KeyOnlyFromStdinAndReadableOnlyByIngest) {
   EXPECT_EQ(admin("POST", "/v1/sources/nope/sync").status, 404);
   EXPECT_EQ(get("/v1/sources/civi", viewer_token_).status, 403);
   EXPECT_EQ(admin("POST", "/v1/sources/civi/sync", R"({"full": "yes"})").status, 422);
+}
+
+// Hostile input to GET /v1/sources/{name} and POST /v1/sources/{name}/sync: every role but
+// admin, names that are not a source or not text, bodies that are not JSON, too deep or not
+// UTF-8. Each is refused with a problem that is itself valid JSON, and nothing is requested.
+TEST_F(CivicrmPull, SourceRoutesRefuseWrongRolesBadNamesAndBadBodies) {
+  ASSERT_EQ(add_pull_source(), 0);
+  auto audits = [&] {
+    return scalar("SELECT count(*) FROM gabe.audit_log WHERE action = 'source.sync'");
+  };
+  auto problem = [](const HttpResponse& r) -> std::string {
+    return gabe::is_valid_utf8(r.body) && json(r)->IsObject() ? "problem" : "not a problem";
+  };
+  for (const auto& token : {fundraiser_token_, viewer_token_, std::string("not-a-token")}) {
+    EXPECT_EQ(get("/v1/sources/civi", token).status, token == "not-a-token" ? 401 : 403);
+    auto r = client_->request("POST", "/v1/sources/civi/sync",
+                              {{"Authorization", "Bearer " + token}}, R"({"full": true})");
+    EXPECT_EQ(r.status, token == "not-a-token" ? 401 : 403) << r.body;
+  }
+  EXPECT_EQ(client_->request("POST", "/v1/sources/civi/sync").status, 401);
+  // Names: unknown, longer than any source, cut inside a character, not UTF-8 at all.
+  const std::string umlauts = "%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4";
+  for (const std::string& name :
+       {std::string("nope"), std::string(5000, 'a'), umlauts + umlauts + umlauts + umlauts}) {
+    auto g = get("/v1/sources/" + name);
+    EXPECT_EQ(g.status, 404) << name.substr(0, 20);
+    EXPECT_EQ(problem(g), "problem") << g.body;
+    auto p = admin("POST", "/v1/sources/" + name + "/sync");
+    EXPECT_EQ(p.status, 404) << name.substr(0, 20);
+    EXPECT_EQ(problem(p), "problem") << p.body;
+  }
+  for (const char* name : {"%FF%FE", "civi%00", "%C3"}) {
+    EXPECT_EQ(get(std::string("/v1/sources/") + name).status, 400) << name;
+    EXPECT_EQ(admin("POST", std::string("/v1/sources/") + name + "/sync").status, 400) << name;
+  }
+  // Bodies.
+  for (const std::string& body :
+       {std::string("{"), std::string(R"({"full": tru})"), std::string("{\"full\": \"\xff\"}"),
+        std::string("{\"\xc3\": true}"), std::string(100, '[') + std::string(100, ']')}) {
+    auto r = admin("POST", "/v1/sources/civi/sync", body);
+    EXPECT_EQ(r.status, 400) << body.substr(0, 20) << ": " << r.body;
+    EXPECT_EQ(problem(r), "problem") << r.body;
+  }
+  for (const std::string& body : {std::string(R"({"full": "yes"})"), std::string(R"({"full": 1})"),
+                                  std::string(R"({"full": {"deep": true}})")}) {
+    EXPECT_EQ(admin("POST", "/v1/sources/civi/sync", body).status, 422) << body;
+  }
+  auto text = client_->request(
+      "POST", "/v1/sources/civi/sync",
+      {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "text/plain"}},
+      R"({"full": true})");
+  EXPECT_EQ(text.status, 415) << text.body;
+  EXPECT_EQ(pull_text("requested"), "");
+  EXPECT_EQ(audits(), "0");
+  // And the route still works.
+  EXPECT_EQ(admin("POST", "/v1/sources/civi/sync", R"({"full": true})").status, 202);
+  EXPECT_EQ(audits(), "1");
+}
+
+// A database that stalls behind the source routes: 503 with Retry-After within 10 s, nothing
+// requested while it stalls, and the request is taken once it moves again.
+TEST_F(CivicrmPull, SourceRoutesAnswer503WhileTheDatabaseIsLocked) {
+  ASSERT_EQ(add_pull_source(), 0);
+  ASSERT_TRUE(sync()) << last_error();
+  {
+    pqxx::connection locker(url_);
+    pqxx::work lock(locker);
+    lock.exec("LOCK TABLE ingest.sources IN ACCESS EXCLUSIVE MODE");
+    for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+             {"GET", "/v1/sources/civi"}, {"POST", "/v1/sources/civi/sync"}}) {
+      const auto start = std::chrono::steady_clock::now();
+      auto r = admin(method, target, method == "POST" ? R"({"full": true})" : "");
+      const auto waited = std::chrono::steady_clock::now() - start;
+      EXPECT_EQ(r.status, 503) << target << ": " << r.body;
+      EXPECT_TRUE(r.header("retry-after").has_value()) << target;
+      EXPECT_LT(waited, std::chrono::seconds(10)) << target;
+    }
+    lock.abort();
+  }
+  EXPECT_EQ(scalar("SELECT count(*) FROM gabe.audit_log WHERE action = 'source.sync'"), "1");
+  EXPECT_EQ(pull_text("requested"), "");
+  ASSERT_TRUE(sync(true)) << last_error();
 }
 
 }  // namespace
