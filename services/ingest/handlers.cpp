@@ -355,7 +355,7 @@ class IngestApi {
       pqxx::work tx(c);
       auto rows = tx.exec_params(sql::kSourceForSync, name);
       if (rows.empty()) throw source_not_found(name);
-      if (!rows[0][1].as<bool>())
+      if (!rows[0][0].as<bool>())
         throw conflict("Source '" + name +
                        "' receives webhooks; only a source added with --pull is fetched.");
       std::string kind = tx.exec_params(sql::kRequestSync, name, full)[0][0].c_str();
