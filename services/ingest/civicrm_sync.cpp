@@ -173,15 +173,8 @@ std::optional<std::string> text_of(const JsonValue* v) {
   return std::string(v->GetString(), v->GetStringLength());
 }
 
-std::string map_json(const std::map<std::string, std::string>& m) {
-  JsonWriter w;
-  w.begin_object();
-  for (const auto& [k, v] : m) w.field(k, v);
-  w.end_object();
-  return w.take();
-}
-
-std::string map_json(const std::map<std::string, std::int64_t>& m) {
+template <typename T>
+std::string map_json(const std::map<std::string, T>& m) {
   JsonWriter w;
   w.begin_object();
   for (const auto& [k, v] : m) w.field(k, v);
@@ -352,7 +345,7 @@ class PassRunner {
   void read(SyncRead step) {
     switch (step) {
       case SyncRead::campaigns:
-        return read_records("Campaign", kCampaignFields, {}, "last_modified_date");
+        return read_records("Campaign", kCampaignFields, "last_modified_date");
       case SyncRead::contacts: {
         api::ApiQuery q;
         q.select = kContactFields;
@@ -370,7 +363,7 @@ class PassRunner {
       case SyncRead::contacts_by_history:
         return read_history();
       case SyncRead::recurring:
-        return read_records("ContributionRecur", kRecurFields, {}, "modified_date");
+        return read_records("ContributionRecur", kRecurFields, "modified_date");
       case SyncRead::contributions:
         return read_contributions({}, std::nullopt, 0);
       case SyncRead::contributions_new:
@@ -391,10 +384,9 @@ class PassRunner {
 
   // Campaign and ContributionRecur: one event per record.
   void read_records(const std::string& entity, const std::vector<std::string>& fields,
-                    std::vector<api::WhereClause> where, const char* modified_field) {
+                    const char* modified_field) {
     api::ApiQuery q;
     q.select = fields;
-    q.where = std::move(where);
     std::optional<api::ModifiedSince> ms;
     if (!full_) {
       if (auto s = since(entity)) ms = api::ModifiedSince{modified_field, *s};
@@ -590,12 +582,12 @@ class PassRunner {
 
   // Applies one page's events with the new position, in one transaction. Contacts merged away
   // earlier are not applied again: their ref resolves to the survivor, whose data they would
-  // overwrite (CiviCRM keeps them in the trash).
+  // overwrite (CiviCRM keeps them in the trash). `seen`: the ids of `entity` a full pass read,
+  // for its check of ids (empty in an incremental pass).
   void apply_page(std::vector<CanonicalEvent>& events, std::size_t read, const std::string& entity,
                   const std::vector<std::int64_t>& seen, std::int64_t last) {
     source_.after_id = last;
     count(entity, static_cast<std::int64_t>(read));
-    const std::string seen_entity = entity == "SubscriptionHistory" ? "" : entity;
     pool_.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       std::vector<const CanonicalEvent*> todo;
@@ -611,8 +603,7 @@ class PassRunner {
         todo.push_back(&e);
       }
       apply_in_runs(tx, todo);
-      if (!seen.empty() && !seen_entity.empty())
-        tx.exec_params(kInsertSeen, source_.name, seen_entity, ids_literal(seen));
+      if (!seen.empty()) tx.exec_params(kInsertSeen, source_.name, entity, ids_literal(seen));
       write_position(tx);
       tx.commit();
     });
