@@ -659,15 +659,7 @@ class PassRunner {
              "GABE_CIVICRM_MAX_ERASE_PERCENT allows: nothing was erased. Check the API user's "
              "permissions, or raise the limit and run a full sync.";
     } else {
-      std::vector<CanonicalEvent> events;
-      for (const auto& ref : contacts.first) {
-        JsonWriter d;
-        d.begin_object().field("donor_ref", ref).end_object();
-        events.push_back(envelope_event(source_.name, deletion_id("Contact", ref), "donor.erased",
-                                        d.take(), now_));
-      }
-      apply_deletions(events);
-      if (!events.empty()) count("Contact.deleted", static_cast<std::int64_t>(events.size()));
+      apply_deletions("Contact", contacts.first, "donor_ref", "donor.erased");
     }
     auto gifts = missing(kContributionChunkEnd, kMissingContributions, kHeldContributions);
     if (too_many(gifts)) {
@@ -675,15 +667,7 @@ class PassRunner {
              std::to_string(gifts.second) +
              " contributions are missing from CiviCRM's answer: none was marked refunded.";
     } else {
-      std::vector<CanonicalEvent> events;
-      for (const auto& ref : gifts.first) {
-        JsonWriter d;
-        d.begin_object().field("gift_ref", ref).end_object();
-        events.push_back(envelope_event(source_.name, deletion_id("Contribution", ref),
-                                        "gift.refunded", d.take(), now_));
-      }
-      apply_deletions(events);
-      if (!events.empty()) count("Contribution.deleted", static_cast<std::int64_t>(events.size()));
+      apply_deletions("Contribution", gifts.first, "gift_ref", "gift.refunded");
     }
     return note;
   }
@@ -719,7 +703,18 @@ class PassRunner {
     return n > 10 && n * 100 > m.second * settings_.max_erase_percent;
   }
 
-  void apply_deletions(const std::vector<CanonicalEvent>& events) {
+  // Applies `type` to each ref of `entity` (as `ref_field`) that CiviCRM no longer returns,
+  // kDeletionBatch per transaction, counted as "<entity>.deleted".
+  void apply_deletions(const std::string& entity, const std::vector<std::string>& refs,
+                       const char* ref_field, const char* type) {
+    if (refs.empty()) return;
+    std::vector<CanonicalEvent> events;
+    for (const auto& ref : refs) {
+      JsonWriter d;
+      d.begin_object().field(ref_field, ref).end_object();
+      events.push_back(
+          envelope_event(source_.name, deletion_id(entity, ref), type, d.take(), now_));
+    }
     for (std::size_t i = 0; i < events.size(); i += kDeletionBatch) {
       const auto end = std::min(events.size(), i + kDeletionBatch);
       pool_.run([&](pqxx::connection& c) {
@@ -730,6 +725,7 @@ class PassRunner {
         tx.commit();
       });
     }
+    count(entity + ".deleted", static_cast<std::int64_t>(events.size()));
   }
 
   void finish(const std::optional<std::string>& note) {
