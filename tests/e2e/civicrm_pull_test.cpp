@@ -382,6 +382,49 @@ TEST_F(CivicrmPull, PermanentDeletionErasesAtTheFullReconciliation) {
   EXPECT_EQ((*s)["pull"]["records"]["Contact"].GetInt64(), 1);
 }
 
+// The safety limit of the check of ids (docs/ingest.md 15.4): when more than
+// GABE_CIVICRM_MAX_ERASE_PERCENT (10) of the contacts or contributions held, and more than 10,
+// are missing at once (a lost permission, another site behind the URL), nothing is erased or
+// refunded and last_error says so; a full sync that reads no contact at all erases nobody.
+TEST_F(CivicrmPull, MassDisappearanceErasesNothingAndSaysSo) {
+  for (int i = 1; i <= 20; ++i) {
+    civi_.put("Contact",
+              civi::contact(i, "Individual", "P", "Person" + std::to_string(i),
+                            "p" + std::to_string(i) + "@example.org", "2026-11-01 10:00:00"));
+    civi_.put("Contribution",
+              civi::contribution(i, i, "10.00", "2026-05-01 10:00:00", "Completed"));
+  }
+  ASSERT_EQ(add_pull_source(), 0);
+  ASSERT_TRUE(sync()) << last_error();
+  ASSERT_EQ(totals(), "20 20000");
+  for (int i = 1; i <= 12; ++i) {
+    civi_.erase("Contact", i);
+    civi_.erase("Contribution", i);
+  }
+  ASSERT_TRUE(sync(true)) << last_error();
+  EXPECT_NE(last_error().find("12 of 20 contacts are missing"), std::string::npos) << last_error();
+  EXPECT_NE(last_error().find("12 of 20 contributions are missing"), std::string::npos)
+      << last_error();
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE source = 'civi' AND erased_at IS NULL"),
+            "20");
+  EXPECT_EQ(totals(), "20 20000");
+}
+
+TEST_F(CivicrmPull, AFullSyncThatReadsNoContactErasesNobody) {
+  for (int i = 1; i <= 3; ++i) {
+    civi_.put("Contact", civi::contact(i, "Individual", "P", "Person" + std::to_string(i), "",
+                                       "2026-11-01 10:00:00"));
+  }
+  ASSERT_EQ(add_pull_source(), 0);
+  ASSERT_TRUE(sync()) << last_error();
+  // Three missing are below the limit's floor of 10, but no contact was read at all.
+  for (int i = 1; i <= 3; ++i) civi_.erase("Contact", i);
+  ASSERT_TRUE(sync(true)) << last_error();
+  EXPECT_NE(last_error().find("3 of 3 contacts are missing"), std::string::npos) << last_error();
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE source = 'civi' AND erased_at IS NULL"),
+            "3");
+}
+
 TEST_F(CivicrmPull, WrongKeyChangesNothingAndShowsInLastError) {
   civi_.put("Contact",
             civi::contact(1, "Individual", "A", "One", "a@example.org", "2026-11-01 10:00:00"));
