@@ -614,9 +614,7 @@ class PassRunner {
     std::vector<CanonicalEvent> run;
     auto flush = [&] {
       if (run.empty()) return;
-      for (const auto& o : apply_events(tx, run)) {
-        if (o.status == "rejected") ++rejected_;
-      }
+      apply_events(tx, run);  // a rejected event stays in the inbox as rejected
       run.clear();
     };
     for (const auto* e : todo) {
@@ -754,7 +752,6 @@ class PassRunner {
   const Counter& records_;
   std::string now_;
   std::vector<std::int64_t> optin_groups_;
-  std::int64_t rejected_ = 0;
 };
 
 std::vector<PullSource> load_pull_sources(db::Pool& pool) {
