@@ -6,9 +6,10 @@
 // schema/Contact/GroupContact.entityType.php, schema/Contact/SubscriptionHistory.entityType.php
 // and schema/Activity/ActivityContact.entityType.php, and records merges as
 // CRM/Dedupe/Merger.php's createMergeActivities() does): full and incremental syncs with exact
-// totals, trash and restore, merges, permanent deletions, every status and instrument, consent
-// per channel from the opt-in groups, a wrong key, a site that is down, slow or answers
-// garbage, a sync killed half-way, and webhooks answered during a long sync.
+// totals, trash and restore, merges, permanent deletions and the safety limit of their
+// erasure, every status and instrument, consent per channel from the opt-in groups, a wrong
+// key, a site that is down, slow or answers garbage, a sync killed half-way, webhooks answered
+// during a long sync, and hostile input to the source routes.
 #include <sys/stat.h>
 
 #include <chrono>
