@@ -173,15 +173,8 @@ std::optional<std::string> text_of(const JsonValue* v) {
   return std::string(v->GetString(), v->GetStringLength());
 }
 
-std::string map_json(const std::map<std::string, std::string>& m) {
-  JsonWriter w;
-  w.begin_object();
-  for (const auto& [k, v] : m) w.field(k, v);
-  w.end_object();
-  return w.take();
-}
-
-std::string map_json(const std::map<std::string, std::int64_t>& m) {
+template <typename T>
+std::string map_json(const std::map<std::string, T>& m) {
   JsonWriter w;
   w.begin_object();
   for (const auto& [k, v] : m) w.field(k, v);
@@ -352,7 +345,7 @@ class PassRunner {
   void read(SyncRead step) {
     switch (step) {
       case SyncRead::campaigns:
-        return read_records("Campaign", kCampaignFields, {}, "last_modified_date");
+        return read_records("Campaign", kCampaignFields, "last_modified_date");
       case SyncRead::contacts: {
         api::ApiQuery q;
         q.select = kContactFields;
@@ -370,7 +363,7 @@ class PassRunner {
       case SyncRead::contacts_by_history:
         return read_history();
       case SyncRead::recurring:
-        return read_records("ContributionRecur", kRecurFields, {}, "modified_date");
+        return read_records("ContributionRecur", kRecurFields, "modified_date");
       case SyncRead::contributions:
         return read_contributions({}, std::nullopt, 0);
       case SyncRead::contributions_new:
@@ -391,10 +384,9 @@ class PassRunner {
 
   // Campaign and ContributionRecur: one event per record.
   void read_records(const std::string& entity, const std::vector<std::string>& fields,
-                    std::vector<api::WhereClause> where, const char* modified_field) {
+                    const char* modified_field) {
     api::ApiQuery q;
     q.select = fields;
-    q.where = std::move(where);
     std::optional<api::ModifiedSince> ms;
     if (!full_) {
       if (auto s = since(entity)) ms = api::ModifiedSince{modified_field, *s};
@@ -590,12 +582,12 @@ class PassRunner {
 
   // Applies one page's events with the new position, in one transaction. Contacts merged away
   // earlier are not applied again: their ref resolves to the survivor, whose data they would
-  // overwrite (CiviCRM keeps them in the trash).
+  // overwrite (CiviCRM keeps them in the trash). `seen`: the ids of `entity` a full pass read,
+  // for its check of ids (empty in an incremental pass).
   void apply_page(std::vector<CanonicalEvent>& events, std::size_t read, const std::string& entity,
                   const std::vector<std::int64_t>& seen, std::int64_t last) {
     source_.after_id = last;
     count(entity, static_cast<std::int64_t>(read));
-    const std::string seen_entity = entity == "SubscriptionHistory" ? "" : entity;
     pool_.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       std::vector<const CanonicalEvent*> todo;
@@ -611,8 +603,7 @@ class PassRunner {
         todo.push_back(&e);
       }
       apply_in_runs(tx, todo);
-      if (!seen.empty() && !seen_entity.empty())
-        tx.exec_params(kInsertSeen, source_.name, seen_entity, ids_literal(seen));
+      if (!seen.empty()) tx.exec_params(kInsertSeen, source_.name, entity, ids_literal(seen));
       write_position(tx);
       tx.commit();
     });
@@ -623,9 +614,7 @@ class PassRunner {
     std::vector<CanonicalEvent> run;
     auto flush = [&] {
       if (run.empty()) return;
-      for (const auto& o : apply_events(tx, run)) {
-        if (o.status == "rejected") ++rejected_;
-      }
+      apply_events(tx, run);  // a rejected event stays in the inbox as rejected
       run.clear();
     };
     for (const auto* e : todo) {
@@ -668,15 +657,7 @@ class PassRunner {
              "GABE_CIVICRM_MAX_ERASE_PERCENT allows: nothing was erased. Check the API user's "
              "permissions, or raise the limit and run a full sync.";
     } else {
-      std::vector<CanonicalEvent> events;
-      for (const auto& ref : contacts.first) {
-        JsonWriter d;
-        d.begin_object().field("donor_ref", ref).end_object();
-        events.push_back(envelope_event(source_.name, deletion_id("Contact", ref), "donor.erased",
-                                        d.take(), now_));
-      }
-      apply_deletions(events);
-      if (!events.empty()) count("Contact.deleted", static_cast<std::int64_t>(events.size()));
+      apply_deletions("Contact", contacts.first, "donor_ref", "donor.erased");
     }
     auto gifts = missing(kContributionChunkEnd, kMissingContributions, kHeldContributions);
     if (too_many(gifts)) {
@@ -684,15 +665,7 @@ class PassRunner {
              std::to_string(gifts.second) +
              " contributions are missing from CiviCRM's answer: none was marked refunded.";
     } else {
-      std::vector<CanonicalEvent> events;
-      for (const auto& ref : gifts.first) {
-        JsonWriter d;
-        d.begin_object().field("gift_ref", ref).end_object();
-        events.push_back(envelope_event(source_.name, deletion_id("Contribution", ref),
-                                        "gift.refunded", d.take(), now_));
-      }
-      apply_deletions(events);
-      if (!events.empty()) count("Contribution.deleted", static_cast<std::int64_t>(events.size()));
+      apply_deletions("Contribution", gifts.first, "gift_ref", "gift.refunded");
     }
     return note;
   }
@@ -728,7 +701,18 @@ class PassRunner {
     return n > 10 && n * 100 > m.second * settings_.max_erase_percent;
   }
 
-  void apply_deletions(const std::vector<CanonicalEvent>& events) {
+  // Applies `type` to each ref of `entity` (as `ref_field`) that CiviCRM no longer returns,
+  // kDeletionBatch per transaction, counted as "<entity>.deleted".
+  void apply_deletions(const std::string& entity, const std::vector<std::string>& refs,
+                       const char* ref_field, const char* type) {
+    if (refs.empty()) return;
+    std::vector<CanonicalEvent> events;
+    for (const auto& ref : refs) {
+      JsonWriter d;
+      d.begin_object().field(ref_field, ref).end_object();
+      events.push_back(
+          envelope_event(source_.name, deletion_id(entity, ref), type, d.take(), now_));
+    }
     for (std::size_t i = 0; i < events.size(); i += kDeletionBatch) {
       const auto end = std::min(events.size(), i + kDeletionBatch);
       pool_.run([&](pqxx::connection& c) {
@@ -739,6 +723,7 @@ class PassRunner {
         tx.commit();
       });
     }
+    count(entity + ".deleted", static_cast<std::int64_t>(events.size()));
   }
 
   void finish(const std::optional<std::string>& note) {
@@ -767,7 +752,6 @@ class PassRunner {
   const Counter& records_;
   std::string now_;
   std::vector<std::int64_t> optin_groups_;
-  std::int64_t rejected_ = 0;
 };
 
 std::vector<PullSource> load_pull_sources(db::Pool& pool) {
@@ -811,28 +795,6 @@ SyncSettings SyncSettings::from(const config::Settings& settings) {
   s.max_erase_percent = settings.integer("GABE_CIVICRM_MAX_ERASE_PERCENT");
   s.verify_tls = settings.integer("GABE_CIVICRM_VERIFY_TLS") != 0;
   return s;
-}
-
-config::SettingsTable sync_settings() {
-  using namespace config;
-  return {
-      integer_setting("GABE_CIVICRM_SYNC_SECONDS", 300, 1, 86400,
-                      "seconds between incremental syncs of each CiviCRM pull source"),
-      integer_setting("GABE_CIVICRM_FULL_SYNC_HOURS", 24, 1, 24,
-                      "hours between full reconciliations of each CiviCRM pull source"),
-      integer_setting("GABE_CIVICRM_PAGE_SIZE", 1000, 10, 5000,
-                      "records per CiviCRM APIv4 request of the pull sync"),
-      integer_setting("GABE_CIVICRM_TIMEOUT_SECONDS", 60, 1, 600,
-                      "seconds one CiviCRM APIv4 request may take"),
-      integer_setting("GABE_CIVICRM_REREAD_DAYS", 7, 0, 366,
-                      "contributions received in this many days are read again by every "
-                      "incremental sync (status changes, refunds)"),
-      integer_setting("GABE_CIVICRM_MAX_ERASE_PERCENT", 10, 0, 100,
-                      "a full sync that finds more than this percentage of contacts (or "
-                      "contributions) deleted in CiviCRM removes none and reports it"),
-      integer_setting("GABE_CIVICRM_VERIFY_TLS", 1, 0, 1,
-                      "1: check the CiviCRM site's TLS certificate and host name; 0: do not"),
-  };
 }
 
 std::string_view to_string(SyncRead read) {

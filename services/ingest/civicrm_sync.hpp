@@ -34,21 +34,19 @@
 namespace gabe::ingest {
 
 struct SyncSettings {
-  long interval_seconds = 300;  // GABE_CIVICRM_SYNC_SECONDS: between incremental passes
-  long full_hours = 24;         // GABE_CIVICRM_FULL_SYNC_HOURS: between full reconciliations
-  long page_size = 1000;        // GABE_CIVICRM_PAGE_SIZE: records per APIv4 request
-  long timeout_seconds = 60;    // GABE_CIVICRM_TIMEOUT_SECONDS: per request
-  long reread_days = 7;         // GABE_CIVICRM_REREAD_DAYS: contributions received since then
-                                // are read again by every incremental pass
-  long max_erase_percent = 10;  // GABE_CIVICRM_MAX_ERASE_PERCENT: more missing contacts than
-                                // this stop the erasure and report instead
-  bool verify_tls = true;       // GABE_CIVICRM_VERIFY_TLS
+  long interval_seconds = 0;   // GABE_CIVICRM_SYNC_SECONDS: between incremental passes
+  long full_hours = 0;         // GABE_CIVICRM_FULL_SYNC_HOURS: between full reconciliations
+  long page_size = 0;          // GABE_CIVICRM_PAGE_SIZE: records per APIv4 request
+  long timeout_seconds = 0;    // GABE_CIVICRM_TIMEOUT_SECONDS: per request
+  long reread_days = 0;        // GABE_CIVICRM_REREAD_DAYS: contributions received since then
+                               // are read again by every incremental pass
+  long max_erase_percent = 0;  // GABE_CIVICRM_MAX_ERASE_PERCENT: more missing contacts than
+                               // this stop the erasure and report instead
+  bool verify_tls = true;      // GABE_CIVICRM_VERIFY_TLS
 
+  // From ingest's settings (settings.cpp, which holds their defaults and ranges).
   static SyncSettings from(const config::Settings& settings);
 };
-
-// The settings above, for ingest's settings table (settings.cpp).
-config::SettingsTable sync_settings();
 
 // One read of a pass.
 enum class SyncRead {

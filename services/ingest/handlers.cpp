@@ -1,6 +1,7 @@
 // The ingest API: each handler turns a request into calls of the event mapping and the store.
 #include "handlers.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <memory>
 
@@ -54,6 +55,14 @@ std::optional<std::string> reason_of(const http::Request& req) {
     r.throw_if_errors();
   }
   return reason;
+}
+
+// 404 for the source `name` of a path: at most 63 bytes of the name (no source has a longer
+// one), cut where a character begins, so that the problem stays valid UTF-8.
+Problem source_not_found(const std::string& name) {
+  std::size_t end = std::min<std::size_t>(name.size(), 63);
+  while (end < name.size() && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
+  return not_found("No source '" + name.substr(0, end) + "'.");
 }
 
 std::string reason_details(const http::Request& req) {
@@ -325,7 +334,7 @@ class IngestApi {
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
       auto rows = tx.exec_params(sql::kSourceStatus, name);
-      if (rows.empty()) throw not_found("No source '" + name.substr(0, 63) + "'.");
+      if (rows.empty()) throw source_not_found(name);
       return http::json_response(200, rows[0][0].c_str());
     });
   }
@@ -345,8 +354,8 @@ class IngestApi {
     const auto requested = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       auto rows = tx.exec_params(sql::kSourceForSync, name);
-      if (rows.empty()) throw not_found("No source '" + name.substr(0, 63) + "'.");
-      if (!rows[0][1].as<bool>())
+      if (rows.empty()) throw source_not_found(name);
+      if (!rows[0][0].as<bool>())
         throw conflict("Source '" + name +
                        "' receives webhooks; only a source added with --pull is fetched.");
       std::string kind = tx.exec_params(sql::kRequestSync, name, full)[0][0].c_str();

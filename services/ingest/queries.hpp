@@ -137,12 +137,13 @@ LEFT JOIN ingest.source_pull p ON p.source = s.name
 LEFT JOIN ingest.sync_state st ON st.source = s.name
 WHERE s.name = $1
 )sql";
-// $1 source name, $2 full (bool) -> the source's adapter and whether it is a pull source, or
-// no row; asks its sync for a pass (a full one stays full).
+// $1 source name -> whether it is a pull source, or no row.
 inline constexpr const char* kSourceForSync = R"sql(
-SELECT s.adapter, p.source IS NOT NULL FROM ingest.sources s
+SELECT p.source IS NOT NULL FROM ingest.sources s
 LEFT JOIN ingest.source_pull p ON p.source = s.name WHERE s.name = $1
 )sql";
+// $1 source name, $2 full (bool) -> the pass now requested; asks the source's sync for a pass
+// (a full one stays full).
 inline constexpr const char* kRequestSync = R"sql(
 UPDATE ingest.sync_state SET requested =
   CASE WHEN requested = 'full' OR $2::boolean THEN 'full' ELSE 'incremental' END

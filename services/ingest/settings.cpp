@@ -1,7 +1,5 @@
 #include "settings.hpp"
 
-#include "civicrm_sync.hpp"
-
 namespace gabe::ingest {
 
 config::SettingsTable retention_settings() {
@@ -15,6 +13,33 @@ config::SettingsTable retention_settings() {
                       "raw events deleted per transaction"),
   };
 }
+
+namespace {
+
+// The CiviCRM pull sync's (civicrm_sync.hpp, SyncSettings).
+config::SettingsTable sync_settings() {
+  using namespace config;
+  return {
+      integer_setting("GABE_CIVICRM_SYNC_SECONDS", 300, 1, 86400,
+                      "seconds between incremental syncs of each CiviCRM pull source"),
+      integer_setting("GABE_CIVICRM_FULL_SYNC_HOURS", 24, 1, 24,
+                      "hours between full reconciliations of each CiviCRM pull source"),
+      integer_setting("GABE_CIVICRM_PAGE_SIZE", 1000, 10, 5000,
+                      "records per CiviCRM APIv4 request of the pull sync"),
+      integer_setting("GABE_CIVICRM_TIMEOUT_SECONDS", 60, 1, 600,
+                      "seconds one CiviCRM APIv4 request may take"),
+      integer_setting("GABE_CIVICRM_REREAD_DAYS", 7, 0, 366,
+                      "contributions received in this many days are read again by every "
+                      "incremental sync (status changes, refunds)"),
+      integer_setting("GABE_CIVICRM_MAX_ERASE_PERCENT", 10, 0, 100,
+                      "a full sync that finds more than this percentage of contacts (or "
+                      "contributions) deleted in CiviCRM removes none and reports it"),
+      integer_setting("GABE_CIVICRM_VERIFY_TLS", 1, 0, 1,
+                      "1: check the CiviCRM site's TLS certificate and host name; 0: do not"),
+  };
+}
+
+}  // namespace
 
 config::SettingsTable settings() {
   using namespace config;

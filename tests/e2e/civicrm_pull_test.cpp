@@ -6,9 +6,10 @@
 // schema/Contact/GroupContact.entityType.php, schema/Contact/SubscriptionHistory.entityType.php
 // and schema/Activity/ActivityContact.entityType.php, and records merges as
 // CRM/Dedupe/Merger.php's createMergeActivities() does): full and incremental syncs with exact
-// totals, trash and restore, merges, permanent deletions, every status and instrument, consent
-// per channel from the opt-in groups, a wrong key, a site that is down, slow or answers
-// garbage, a sync killed half-way, and webhooks answered during a long sync.
+// totals, trash and restore, merges, permanent deletions and the safety limit of their
+// erasure, every status and instrument, consent per channel from the opt-in groups, a wrong
+// key, a site that is down, slow or answers garbage, a sync killed half-way, webhooks answered
+// during a long sync, and hostile input to the source routes.
 #include <sys/stat.h>
 
 #include <chrono>
@@ -20,6 +21,7 @@
 #include <thread>
 
 #include "civicrm_standin.hpp"
+#include "gabe/text.hpp"
 #include "ingest_fixture.hpp"
 
 namespace gabe::test {
@@ -126,23 +128,7 @@ class CivicrmPull : public IngestTest {
                   "'");
   }
 
-  // "email=yes post=no phone=- sms=-" as GET /v1/donors shows the donor's consent.
-  std::string consent(const std::string& ref) {
-    auto r = get("/v1/donors?source=civi&ref=" + ref);
-    if (r.status != 200) return "status " + std::to_string(r.status);
-    auto d = json(r);
-    std::string out;
-    for (const char* c : {"email", "post", "phone", "sms"}) {
-      out += std::string(out.empty() ? "" : " ") + c + "=";
-      const auto& consent = (*d)["consent"];
-      if (!consent.HasMember(c)) {
-        out += "-";
-      } else {
-        out += consent[c]["granted"].GetBool() ? "yes" : "no";
-      }
-    }
-    return out;
-  }
+  std::string consent(const std::string& ref) { return consent_of("civi", ref); }
 
   CivicrmStandin civi_;
   int files_ = 0;
@@ -397,6 +383,49 @@ TEST_F(CivicrmPull, PermanentDeletionErasesAtTheFullReconciliation) {
   EXPECT_EQ((*s)["pull"]["records"]["Contact"].GetInt64(), 1);
 }
 
+// The safety limit of the check of ids (docs/ingest.md 15.4): when more than
+// GABE_CIVICRM_MAX_ERASE_PERCENT (10) of the contacts or contributions held, and more than 10,
+// are missing at once (a lost permission, another site behind the URL), nothing is erased or
+// refunded and last_error says so; a full sync that reads no contact at all erases nobody.
+TEST_F(CivicrmPull, MassDisappearanceErasesNothingAndSaysSo) {
+  for (int i = 1; i <= 20; ++i) {
+    civi_.put("Contact",
+              civi::contact(i, "Individual", "P", "Person" + std::to_string(i),
+                            "p" + std::to_string(i) + "@example.org", "2026-11-01 10:00:00"));
+    civi_.put("Contribution",
+              civi::contribution(i, i, "10.00", "2026-05-01 10:00:00", "Completed"));
+  }
+  ASSERT_EQ(add_pull_source(), 0);
+  ASSERT_TRUE(sync()) << last_error();
+  ASSERT_EQ(totals(), "20 20000");
+  for (int i = 1; i <= 12; ++i) {
+    civi_.erase("Contact", i);
+    civi_.erase("Contribution", i);
+  }
+  ASSERT_TRUE(sync(true)) << last_error();
+  EXPECT_NE(last_error().find("12 of 20 contacts are missing"), std::string::npos) << last_error();
+  EXPECT_NE(last_error().find("12 of 20 contributions are missing"), std::string::npos)
+      << last_error();
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE source = 'civi' AND erased_at IS NULL"),
+            "20");
+  EXPECT_EQ(totals(), "20 20000");
+}
+
+TEST_F(CivicrmPull, AFullSyncThatReadsNoContactErasesNobody) {
+  for (int i = 1; i <= 3; ++i) {
+    civi_.put("Contact", civi::contact(i, "Individual", "P", "Person" + std::to_string(i), "",
+                                       "2026-11-01 10:00:00"));
+  }
+  ASSERT_EQ(add_pull_source(), 0);
+  ASSERT_TRUE(sync()) << last_error();
+  // Three missing are below the limit's floor of 10, but no contact was read at all.
+  for (int i = 1; i <= 3; ++i) civi_.erase("Contact", i);
+  ASSERT_TRUE(sync(true)) << last_error();
+  EXPECT_NE(last_error().find("3 of 3 contacts are missing"), std::string::npos) << last_error();
+  EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors WHERE source = 'civi' AND erased_at IS NULL"),
+            "3");
+}
+
 TEST_F(CivicrmPull, WrongKeyChangesNothingAndShowsInLastError) {
   civi_.put("Contact",
             civi::contact(1, "Individual", "A", "One", "a@example.org", "2026-11-01 10:00:00"));
@@ -562,6 +591,88 @@ TEST_F(CivicrmPull, KeyOnlyFromStdinAndReadableOnlyByIngest) {
   EXPECT_EQ(admin("POST", "/v1/sources/nope/sync").status, 404);
   EXPECT_EQ(get("/v1/sources/civi", viewer_token_).status, 403);
   EXPECT_EQ(admin("POST", "/v1/sources/civi/sync", R"({"full": "yes"})").status, 422);
+}
+
+// Hostile input to GET /v1/sources/{name} and POST /v1/sources/{name}/sync: every role but
+// admin, names that are not a source or not text, bodies that are not JSON, too deep or not
+// UTF-8. Each is refused with a problem that is itself valid JSON, and nothing is requested.
+TEST_F(CivicrmPull, SourceRoutesRefuseWrongRolesBadNamesAndBadBodies) {
+  ASSERT_EQ(add_pull_source(), 0);
+  auto audits = [&] {
+    return scalar("SELECT count(*) FROM gabe.audit_log WHERE action = 'source.sync'");
+  };
+  auto problem = [](const HttpResponse& r) -> std::string {
+    return gabe::is_valid_utf8(r.body) && json(r)->IsObject() ? "problem" : "not a problem";
+  };
+  for (const auto& token : {fundraiser_token_, viewer_token_, std::string("not-a-token")}) {
+    EXPECT_EQ(get("/v1/sources/civi", token).status, token == "not-a-token" ? 401 : 403);
+    auto r = client_->request("POST", "/v1/sources/civi/sync",
+                              {{"Authorization", "Bearer " + token}}, R"({"full": true})");
+    EXPECT_EQ(r.status, token == "not-a-token" ? 401 : 403) << r.body;
+  }
+  EXPECT_EQ(client_->request("POST", "/v1/sources/civi/sync").status, 401);
+  // Names: unknown, longer than any source, cut inside a character, not UTF-8 at all.
+  const std::string umlauts = "%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4%C3%A4";
+  for (const std::string& name :
+       {std::string("nope"), std::string(5000, 'a'), umlauts + umlauts + umlauts + umlauts}) {
+    auto g = get("/v1/sources/" + name);
+    EXPECT_EQ(g.status, 404) << name.substr(0, 20);
+    EXPECT_EQ(problem(g), "problem") << g.body;
+    auto p = admin("POST", "/v1/sources/" + name + "/sync");
+    EXPECT_EQ(p.status, 404) << name.substr(0, 20);
+    EXPECT_EQ(problem(p), "problem") << p.body;
+  }
+  for (const char* name : {"%FF%FE", "civi%00", "%C3"}) {
+    EXPECT_EQ(get(std::string("/v1/sources/") + name).status, 400) << name;
+    EXPECT_EQ(admin("POST", std::string("/v1/sources/") + name + "/sync").status, 400) << name;
+  }
+  // Bodies.
+  for (const std::string& body :
+       {std::string("{"), std::string(R"({"full": tru})"), std::string("{\"full\": \"\xff\"}"),
+        std::string("{\"\xc3\": true}"), std::string(100, '[') + std::string(100, ']')}) {
+    auto r = admin("POST", "/v1/sources/civi/sync", body);
+    EXPECT_EQ(r.status, 400) << body.substr(0, 20) << ": " << r.body;
+    EXPECT_EQ(problem(r), "problem") << r.body;
+  }
+  for (const std::string& body : {std::string(R"({"full": "yes"})"), std::string(R"({"full": 1})"),
+                                  std::string(R"({"full": {"deep": true}})")}) {
+    EXPECT_EQ(admin("POST", "/v1/sources/civi/sync", body).status, 422) << body;
+  }
+  auto text = client_->request(
+      "POST", "/v1/sources/civi/sync",
+      {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "text/plain"}},
+      R"({"full": true})");
+  EXPECT_EQ(text.status, 415) << text.body;
+  EXPECT_EQ(pull_text("requested"), "");
+  EXPECT_EQ(audits(), "0");
+  // And the route still works.
+  EXPECT_EQ(admin("POST", "/v1/sources/civi/sync", R"({"full": true})").status, 202);
+  EXPECT_EQ(audits(), "1");
+}
+
+// A database that stalls behind the source routes: 503 with Retry-After within 10 s, nothing
+// requested while it stalls, and the request is taken once it moves again.
+TEST_F(CivicrmPull, SourceRoutesAnswer503WhileTheDatabaseIsLocked) {
+  ASSERT_EQ(add_pull_source(), 0);
+  ASSERT_TRUE(sync()) << last_error();
+  {
+    pqxx::connection locker(url_);
+    pqxx::work lock(locker);
+    lock.exec("LOCK TABLE ingest.sources IN ACCESS EXCLUSIVE MODE");
+    for (const auto& [method, target] : std::vector<std::pair<std::string, std::string>>{
+             {"GET", "/v1/sources/civi"}, {"POST", "/v1/sources/civi/sync"}}) {
+      const auto start = std::chrono::steady_clock::now();
+      auto r = admin(method, target, method == "POST" ? R"({"full": true})" : "");
+      const auto waited = std::chrono::steady_clock::now() - start;
+      EXPECT_EQ(r.status, 503) << target << ": " << r.body;
+      EXPECT_TRUE(r.header("retry-after").has_value()) << target;
+      EXPECT_LT(waited, std::chrono::seconds(10)) << target;
+    }
+    lock.abort();
+  }
+  EXPECT_EQ(scalar("SELECT count(*) FROM gabe.audit_log WHERE action = 'source.sync'"), "1");
+  EXPECT_EQ(pull_text("requested"), "");
+  ASSERT_TRUE(sync(true)) << last_error();
 }
 
 }  // namespace

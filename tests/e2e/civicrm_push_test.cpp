@@ -27,23 +27,7 @@ class CivicrmPush : public IngestTest {
     return webhook(body, "civi-" + std::to_string(++sent_), source_, civi_secret_);
   }
 
-  // "email=yes post=no phone=- sms=-" as GET /v1/donors shows the donor's consent.
-  std::string consent(const std::string& ref) {
-    auto r = get("/v1/donors?source=" + source_ + "&ref=" + ref);
-    if (r.status != 200) return "status " + std::to_string(r.status);
-    auto d = json(r);
-    std::string out;
-    for (const char* c : {"email", "post", "phone", "sms"}) {
-      out += std::string(out.empty() ? "" : " ") + c + "=";
-      const auto& consent = (*d)["consent"];
-      if (!consent.HasMember(c)) {
-        out += "-";
-      } else {
-        out += consent[c]["granted"].GetBool() ? "yes" : "no";
-      }
-    }
-    return out;
-  }
+  std::string consent(const std::string& ref) { return consent_of(source_, ref); }
 
   std::string source_;
   std::string civi_secret_;

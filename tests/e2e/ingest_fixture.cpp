@@ -30,4 +30,21 @@ HttpResponse IngestTest::import_ndjson(const std::string& body) {
       body);
 }
 
+std::string IngestTest::consent_of(const std::string& source, const std::string& ref) {
+  auto r = get("/v1/donors?source=" + source + "&ref=" + ref);
+  if (r.status != 200) return "status " + std::to_string(r.status);
+  auto d = json(r);
+  const auto& consent = (*d)["consent"];
+  std::string out;
+  for (const char* c : {"email", "post", "phone", "sms"}) {
+    out += std::string(out.empty() ? "" : " ") + c + "=";
+    if (!consent.HasMember(c)) {
+      out += "-";
+    } else {
+      out += consent[c]["granted"].GetBool() ? "yes" : "no";
+    }
+  }
+  return out;
+}
+
 }  // namespace gabe::test

@@ -1,6 +1,6 @@
 // Ingest's end-to-end fixture: the generic service fixture (tests/support/service_fixture.hpp)
 // with what is ingest's own: a webhook source "crm" made with the real gabectl, signed
-// webhooks to it, events and NDJSON imports.
+// webhooks to it, events, NDJSON imports and a donor's consent as the API shows it.
 #pragma once
 
 #include <string>
@@ -22,6 +22,9 @@ class IngestTest : public ServiceTest {
                      const std::string& timestamp = "2026-11-24T10:00:00Z");
   // POST /v1/import of an NDJSON body as admin.
   HttpResponse import_ndjson(const std::string& body);
+  // "email=yes post=no phone=- sms=-": the consent of the donor `ref` of `source` as
+  // GET /v1/donors shows it ("status N" when it answers N instead of 200).
+  std::string consent_of(const std::string& source, const std::string& ref);
 
   std::string secret_;  // of the source "crm"
 };
