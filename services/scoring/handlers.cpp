@@ -61,6 +61,43 @@ std::string number_text(double v) {
   return buf;
 }
 
+// The body's target, its errors collected in `r`; "is required" only when `required`.
+std::optional<Target> read_target(const JsonValue& body, FieldReader& r, bool required) {
+  const auto* t = member(body, "target");
+  if (t == nullptr) {
+    if (required) r.add_error("target", "is required");
+    return std::nullopt;
+  }
+  try {
+    return parse_target(*t);
+  } catch (const Problem& p) {
+    for (const auto& e : p.errors()) r.add_error(e.field, e.message);
+    return std::nullopt;
+  }
+}
+
+// The day of an as_of text read with FieldReader::date, its errors collected in `r`: a day that
+// is not in the future.
+std::optional<Day> check_as_of(FieldReader& r, const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  const auto as_of = parse_day(*text);
+  if (!as_of)
+    r.add_error("as_of", "must be a date from 1900-01-01 to 2199-12-31");
+  else if (*as_of > today_berlin())
+    r.add_error("as_of", "must not be in the future");
+  return as_of;
+}
+
+// 202 for work handed to the worker: {"<key>": id, "status": status} and its location.
+http::Response accepted(std::string_view key, std::int64_t id, std::string_view status,
+                        const std::string& collection) {
+  JsonWriter w;
+  w.begin_object().field(key, id).field("status", status).end_object();
+  auto resp = http::json_response(202, w.take());
+  resp.headers.emplace_back("location", collection + "/" + std::to_string(id));
+  return resp;
+}
+
 class ScoringApi {
  public:
   explicit ScoringApi(ServiceContext& ctx, std::optional<Cron> schedule)
@@ -119,16 +156,7 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
-    std::optional<Target> target;
-    if (const auto* t = member(*doc, "target")) {
-      try {
-        target = parse_target(*t);
-      } catch (const Problem& p) {
-        for (const auto& e : p.errors()) r.add_error(e.field, e.message);
-      }
-    } else {
-      r.add_error("target", "is required");
-    }
+    const auto target = read_target(*doc, r, true);
     const auto as_of_text = r.date("as_of", true);
     std::optional<TrainParams> params;
     try {
@@ -136,14 +164,7 @@ class ScoringApi {
     } catch (const Problem& p) {
       for (const auto& e : p.errors()) r.add_error(e.field, e.message);
     }
-    std::optional<Day> as_of;
-    if (as_of_text) {
-      as_of = parse_day(*as_of_text);
-      if (!as_of)
-        r.add_error("as_of", "must be a date from 1900-01-01 to 2199-12-31");
-      else if (*as_of > today_berlin())
-        r.add_error("as_of", "must not be in the future");
-    }
+    const auto as_of = check_as_of(r, as_of_text);
     r.throw_if_errors();
     const auto id = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
@@ -161,11 +182,7 @@ class ScoringApi {
       return model_id;
     });
     worker_.train(id);
-    JsonWriter w;
-    w.begin_object().field("model_id", id).field("status", "training").end_object();
-    auto resp = http::json_response(202, w.take());
-    resp.headers.emplace_back("location", "/v1/models/" + std::to_string(id));
-    return resp;
+    return accepted("model_id", id, "training", "/v1/models");
   }
 
   http::Response list_models(http::Request& req) {
@@ -179,15 +196,20 @@ class ScoringApi {
     });
   }
 
-  std::string model_json(std::int64_t id) {
+  // The JSON document that `query` makes of the row `id`; 404 with `missing` when there is none.
+  std::string json_by_id(const std::string& query, std::int64_t id, const char* missing) {
     auto text = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<std::string> {
       pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(sql::kModelJson, id);
+      auto rows = tx.exec_params(query, id);
       if (rows.empty()) return std::nullopt;
       return std::string(rows[0][0].c_str());
     });
-    if (!text) throw not_found("No such model.");
+    if (!text) throw not_found(missing);
     return *text;
+  }
+
+  std::string model_json(std::int64_t id) {
+    return json_by_id(sql::kModelJson, id, "No such model.");
   }
 
   http::Response model(http::Request& req) {
@@ -261,24 +283,10 @@ class ScoringApi {
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
     const auto model_id = r.integer("model_id", false, 1, INT32_MAX);
-    std::optional<Target> target;
-    if (const auto* t = member(*doc, "target")) {
-      try {
-        target = parse_target(*t);
-      } catch (const Problem& p) {
-        for (const auto& e : p.errors()) r.add_error(e.field, e.message);
-      }
-    }
+    const auto target = read_target(*doc, r, false);
     if (!model_id && !target && r.ok()) r.add_error("model_id", "model_id or target is required");
     const auto as_of_text = r.date("as_of");
-    std::optional<Day> as_of = today_berlin();
-    if (as_of_text) {
-      as_of = parse_day(*as_of_text);
-      if (!as_of)
-        r.add_error("as_of", "must be a date from 1900-01-01 to 2199-12-31");
-      else if (*as_of > today_berlin())
-        r.add_error("as_of", "must not be in the future");
-    }
+    const auto as_of = as_of_text ? check_as_of(r, as_of_text) : today_berlin();
     r.throw_if_errors();
     const auto run_id = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
@@ -296,11 +304,7 @@ class ScoringApi {
       return id;
     });
     worker_.run(run_id);
-    JsonWriter w;
-    w.begin_object().field("run_id", run_id).field("status", "queued").end_object();
-    auto resp = http::json_response(202, w.take());
-    resp.headers.emplace_back("location", "/v1/runs/" + std::to_string(run_id));
-    return resp;
+    return accepted("run_id", run_id, "queued", "/v1/runs");
   }
 
   http::Response list_runs(http::Request& req) {
@@ -314,15 +318,8 @@ class ScoringApi {
   }
 
   http::Response run(http::Request& req) {
-    const auto id = parse_id(req.param("id"));
-    auto text = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<std::string> {
-      pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(sql::kRunJson, id);
-      if (rows.empty()) return std::nullopt;
-      return std::string(rows[0][0].c_str());
-    });
-    if (!text) throw not_found("No such run.");
-    return http::json_response(200, *text);
+    return http::json_response(
+        200, json_by_id(sql::kRunJson, parse_id(req.param("id")), "No such run."));
   }
 
   http::Response run_scores(http::Request& req) {
