@@ -22,22 +22,9 @@ namespace {
 
 constexpr const char* kDonorScoresStatement = "scoring_donor_scores";
 
-std::vector<double> split_numbers(const char* text) {
-  std::vector<double> out;
-  const std::string s(text);
-  std::size_t at = 0;
-  while (at < s.size()) {
-    auto comma = s.find(',', at);
-    if (comma == std::string::npos) comma = s.size();
-    out.push_back(std::strtod(s.substr(at, comma - at).c_str(), nullptr));
-    at = comma + 1;
-  }
-  return out;
-}
-
 std::vector<float> split_floats(const char* text) {
   std::vector<float> out;
-  for (double d : split_numbers(text)) out.push_back(static_cast<float>(d));
+  for (double d : parse_numbers(text)) out.push_back(static_cast<float>(d));
   return out;
 }
 
@@ -418,8 +405,8 @@ class ScoringApi {
 
   static void write_reasons(JsonWriter& w, const std::vector<float>& features, const char* indices,
                             const char* contribs, Language lang) {
-    const auto idx = split_numbers(indices);
-    const auto con = split_numbers(contribs);
+    const auto idx = parse_numbers(indices);
+    const auto con = parse_numbers(contribs);
     w.key("reasons").begin_array();
     for (std::size_t k = 0; k < idx.size() && k < con.size(); ++k) {
       const auto f = static_cast<std::size_t>(idx[k]);
@@ -457,7 +444,7 @@ class ScoringApi {
           out += number_text(r[3].as<double>());
           out += ',';
           out += r[4].c_str();
-          const auto idx = split_numbers(r[7].c_str());
+          const auto idx = parse_numbers(r[7].c_str());
           for (std::size_t k = 0; k < 3; ++k) {
             out += ',';
             if (k < idx.size() && static_cast<std::size_t>(idx[k]) < model_features().size())

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -35,6 +36,10 @@ struct LoadedModel {
 // Reads a stored model and builds its forest; throws std::runtime_error when its features are
 // not this build's features.
 LoadedModel load_model(pqxx::transaction_base& tx, std::int64_t model_id);
+
+// A comma-separated list of numbers as the queries give them (array_to_string, string_agg);
+// "NaN" reads as NaN.
+std::vector<double> parse_numbers(const std::string& csv);
 
 enum class RunTrigger { api, schedule, command };
 const char* trigger_name(RunTrigger trigger);
