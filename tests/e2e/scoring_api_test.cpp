@@ -70,6 +70,16 @@ TEST_F(ScoringApiTest, TrainActivateRunAndExplain) {
   auto run_doc = run("give_90d", "2026-06-30");
   ASSERT_STREQ((*run_doc)["status"].GetString(), "succeeded") << (*run_doc)["error"].GetString();
   const auto run_id = (*run_doc)["run_id"].GetInt64();
+  // Training and run are audited with what was asked for.
+  EXPECT_EQ(scalar("SELECT service || ' ' || actor || ' ' || entity || ' ' || "
+                   "(details = '{\"target\": \"give_90d\", \"as_of\": \"2026-06-30\"}') "
+                   "FROM gabe.audit_log WHERE action = 'model.train'"),
+            "scoring ops model:" + std::to_string(model_id) + " true");
+  EXPECT_EQ(scalar("SELECT service || ' ' || actor || ' ' || entity || ' ' || "
+                   "(details = jsonb_build_object('model_id', " +
+                   std::to_string(model_id) +
+                   ", 'as_of', '2026-06-30')) FROM gabe.audit_log WHERE action = 'run.start'"),
+            "scoring ops run:" + std::to_string(run_id) + " true");
   const auto scored = (*run_doc)["donors_scored"].GetInt64();
   EXPECT_EQ(
       std::to_string(scored),
