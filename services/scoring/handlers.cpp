@@ -155,16 +155,7 @@ class ScoringApi {
     r.throw_if_errors();
     const auto id = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      auto row = tx.exec_params(sql::kInsertModel, target->name(), target->to_json(),
-                                format_day(*as_of), params->to_json(), req.actor);
-      const auto model_id = row[0][0].as<std::int64_t>();
-      JsonWriter d;
-      d.begin_object()
-          .field("target", target->name())
-          .field("as_of", format_day(*as_of))
-          .end_object();
-      record_audit(tx, ctx_.service, req.actor, "model.train", "model:" + std::to_string(model_id),
-                   d.take());
+      const auto model_id = scoring::create_model(tx, *target, *as_of, *params, req.actor);
       tx.commit();
       return model_id;
     });
@@ -284,9 +275,6 @@ class ScoringApi {
         model = rows[0][0].as<std::int64_t>();
       }
       const auto id = scoring::create_run(tx, model, *as_of, 1, RunTrigger::api, req.actor);
-      JsonWriter d;
-      d.begin_object().field("model_id", model).field("as_of", format_day(*as_of)).end_object();
-      record_audit(tx, ctx_.service, req.actor, "run.start", "run:" + std::to_string(id), d.take());
       tx.commit();
       return id;
     });

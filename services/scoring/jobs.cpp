@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "gabe/log.hpp"
+#include "gabe/service.hpp"
 #include "queries.hpp"
 #include "training.hpp"
 
@@ -12,6 +13,17 @@ std::unique_ptr<pqxx::connection> open_work_connection(const std::string& url) {
   auto conn = std::make_unique<pqxx::connection>(url);
   pqxx::nontransaction(*conn).exec("SET statement_timeout = 0; SET lock_timeout = '60s'");
   return conn;
+}
+
+std::int64_t create_model(pqxx::transaction_base& tx, const Target& target, Day as_of,
+                          const TrainParams& params, const std::string& actor) {
+  const auto id = tx.exec_params(sql::kInsertModel, target.name(), target.to_json(),
+                                 format_day(as_of), params.to_json(), actor)[0][0]
+                      .as<std::int64_t>();
+  JsonWriter d;
+  d.begin_object().field("target", target.name()).field("as_of", format_day(as_of)).end_object();
+  record_audit(tx, "scoring", actor, "model.train", "model:" + std::to_string(id), d.take());
+  return id;
 }
 
 bool train_stored_model(pqxx::connection& conn, std::int64_t model_id,

@@ -13,6 +13,7 @@
 #include "evaluation.hpp"
 #include "features.hpp"
 #include "gabe/log.hpp"
+#include "gabe/service.hpp"
 #include "queries.hpp"
 #include "xgb.hpp"
 
@@ -185,7 +186,11 @@ std::int64_t create_run(pqxx::transaction_base& tx, std::int64_t model_id, Day a
   if (rows.empty())
     throw conflict("A run of target " + std::string(model[0][0].c_str()) +
                    " is in progress; runs of one target never overlap.");
-  return rows[0][0].as<std::int64_t>();
+  const auto run_id = rows[0][0].as<std::int64_t>();
+  JsonWriter d;
+  d.begin_object().field("model_id", model_id).field("as_of", format_day(as_of)).end_object();
+  record_audit(tx, "scoring", actor, "run.start", "run:" + std::to_string(run_id), d.take());
+  return run_id;
 }
 
 std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t model_id, Day as_of,

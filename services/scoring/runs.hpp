@@ -44,8 +44,9 @@ std::vector<double> parse_numbers(const std::string& csv);
 enum class RunTrigger { api, schedule, command };
 const char* trigger_name(RunTrigger trigger);
 
-// Creates a queued run of `model_id` (which must be active). Throws a 409 Problem when a run
-// of the target is already open, 404/409 when the model is missing or not active.
+// Creates a queued run of `model_id` (which must be active) and its audit entry run.start.
+// Throws a 409 Problem when a run of the target is already open, 404/409 when the model is
+// missing or not active.
 std::int64_t create_run(pqxx::transaction_base& tx, std::int64_t model_id, Day as_of, int shards,
                         RunTrigger trigger, const std::string& actor);
 // For `gabe-scoring run --shard i/N`: the open run of the target with this as-of date and
