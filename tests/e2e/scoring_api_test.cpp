@@ -286,6 +286,14 @@ TEST_F(ScoringApiTest, HostileBodiesAndParametersAreA4xxAndChangeNothing) {
     auto r = admin("POST", target, body);
     EXPECT_EQ(r.status, 400) << target << " " << r.body;
   }
+  // A body that is not declared JSON is not read.
+  for (const char* target : {"/v1/models", "/v1/models/1/activate", "/v1/runs"}) {
+    auto r = client_->request(
+        "POST", target,
+        {{"Authorization", "Bearer " + admin_token_}, {"Content-Type", "text/plain"}},
+        R"({"target": "give_90d", "as_of": "2026-06-30", "reason": "x"})");
+    EXPECT_EQ(r.status, 415) << target << " " << r.body;
+  }
   // Deep nesting: the parser's limit, wherever the depth is.
   const std::string deep = std::string(10000, '[') + std::string(10000, ']');
   for (const char* target : {"/v1/models", "/v1/models/1/activate", "/v1/runs"}) {
