@@ -207,6 +207,9 @@ TEST_F(ScoringApiTest, BadRequestsAreClearAndChangeNothing) {
                   ? r.header("content-type").value_or("").find("problem")
                   : 0U,
               std::string::npos);
+    // The check above passes on any body that names "problem" (every problem type does); this
+    // one is what it meant.
+    EXPECT_EQ(r.header("content-type").value_or(""), "application/problem+json") << body;
   }
   EXPECT_EQ(scalar("SELECT count(*) FROM scoring.models"), "0");
   auto r =
