@@ -28,8 +28,7 @@ std::int64_t create_model(pqxx::transaction_base& tx, const Target& target, Day 
 
 bool train_stored_model(pqxx::connection& conn, std::int64_t model_id,
                         const std::atomic<bool>* stop) {
-  const int key = static_cast<int>(model_id);
-  pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_lock($1, $2)", kModelLockClass, key);
+  const AdvisoryLock lock(conn, kModelLockClass, model_id, false);
   bool ok = false;
   try {
     pqxx::transaction<pqxx::isolation_level::repeatable_read> tx(conn);
@@ -60,11 +59,6 @@ bool train_stored_model(pqxx::connection& conn, std::int64_t model_id,
     } catch (...) {
       log::error("could not mark model failed", {{"model_id", model_id}});
     }
-  }
-  try {
-    pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_unlock($1, $2)", kModelLockClass,
-                                           key);
-  } catch (...) {  // a broken connection released it
   }
   return ok;
 }

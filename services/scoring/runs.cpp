@@ -129,6 +129,22 @@ int fail_if_abandoned(pqxx::transaction_base& tx, int lock_class, std::int64_t i
 
 }  // namespace
 
+AdvisoryLock::AdvisoryLock(pqxx::connection& conn, int lock_class, std::int64_t id, bool shared)
+    : conn_(conn), lock_class_(lock_class), key_(static_cast<int>(id)), shared_(shared) {
+  pqxx::nontransaction(conn_).exec_params(
+      shared_ ? "SELECT pg_advisory_lock_shared($1, $2)" : "SELECT pg_advisory_lock($1, $2)",
+      lock_class_, key_);
+}
+
+AdvisoryLock::~AdvisoryLock() {
+  try {
+    pqxx::nontransaction(conn_).exec_params(
+        shared_ ? "SELECT pg_advisory_unlock_shared($1, $2)" : "SELECT pg_advisory_unlock($1, $2)",
+        lock_class_, key_);
+  } catch (...) {  // a broken connection releases the lock by itself
+  }
+}
+
 std::vector<double> parse_numbers(const std::string& csv) {
   std::vector<double> out;
   std::size_t at = 0;
@@ -213,20 +229,7 @@ std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t mod
 
 ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shard& shard,
                          const RunOptions& options) {
-  const auto lock_key = static_cast<int>(run_id);
-  pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_lock_shared($1, $2)", kRunLockClass,
-                                         lock_key);
-  struct Unlock {
-    pqxx::connection& conn;
-    int key;
-    ~Unlock() {
-      try {
-        pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_unlock_shared($1, $2)",
-                                               kRunLockClass, key);
-      } catch (...) {  // a broken connection releases the lock by itself
-      }
-    }
-  } unlock{conn, lock_key};
+  const AdvisoryLock lock(conn, kRunLockClass, run_id, true);
   const auto check_stop = [&options] {
     if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed))
       throw std::runtime_error("interrupted: the service stopped during the run");

@@ -25,6 +25,22 @@ namespace gabe::scoring {
 inline constexpr int kRunLockClass = 80821;
 inline constexpr int kModelLockClass = 80822;
 
+// The advisory lock (lock_class, id) of the session, held while this lives; `shared` for the
+// shared kind (the shards of one run hold it together).
+class AdvisoryLock {
+ public:
+  AdvisoryLock(pqxx::connection& conn, int lock_class, std::int64_t id, bool shared);
+  ~AdvisoryLock();  // never throws: a broken connection has released the lock by itself
+  AdvisoryLock(const AdvisoryLock&) = delete;
+  AdvisoryLock& operator=(const AdvisoryLock&) = delete;
+
+ private:
+  pqxx::connection& conn_;
+  int lock_class_;
+  int key_;
+  bool shared_;
+};
+
 struct LoadedModel {
   std::int64_t id = 0;
   Target target;
