@@ -92,28 +92,21 @@ int run_command(int argc, char** argv) {
                               (user && *user ? " (" + std::string(user) + ")" : "");
     auto conn = open_work_connection(s.text("GABE_DATABASE_URL"));
     if (command == "train") {
-      std::string params_json = "{}";
+      TrainParams params;
       if (options.count("--params")) {
         try {
           auto doc = parse_json(options["--params"]);
-          params_json = TrainParams::from_json(doc.get()).to_json();
+          params = TrainParams::from_json(doc.get());
         } catch (const Problem& p) {
           return usage("--params: " + (p.errors().empty()
                                            ? p.detail()
                                            : p.errors()[0].field + " " + p.errors()[0].message));
         }
-      } else {
-        params_json = TrainParams{}.to_json();
       }
       std::int64_t id = 0;
       {
         pqxx::work tx(*conn);
-        id = tx.exec_params(sql::kInsertModel, target.name(), target.to_json(), format_day(as_of),
-                            params_json, actor)[0][0]
-                 .as<std::int64_t>();
-        record_audit(
-            tx, "scoring", actor, "model.train", "model:" + std::to_string(id),
-            "{\"target\":\"" + target.name() + "\",\"as_of\":\"" + format_day(as_of) + "\"}");
+        id = create_model(tx, target, as_of, params, actor);
         tx.commit();
       }
       const bool ok = train_stored_model(*conn, id);
@@ -153,9 +146,6 @@ int run_command(int argc, char** argv) {
           std::cerr << "gabe-scoring: " << p.detail() << "\n";
           return 1;
         }
-        record_audit(tx, "scoring", actor, "run.start", "run:" + std::to_string(run_id),
-                     "{\"model_id\":" + std::to_string(model_id) + ",\"as_of\":\"" +
-                         format_day(as_of) + "\"}");
         tx.commit();
       }
       RunOptions options_run{static_cast<int>(s.integer("GABE_SCORING_THREADS")),

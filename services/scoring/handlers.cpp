@@ -22,22 +22,9 @@ namespace {
 
 constexpr const char* kDonorScoresStatement = "scoring_donor_scores";
 
-std::vector<double> split_numbers(const char* text) {
-  std::vector<double> out;
-  const std::string s(text);
-  std::size_t at = 0;
-  while (at < s.size()) {
-    auto comma = s.find(',', at);
-    if (comma == std::string::npos) comma = s.size();
-    out.push_back(std::strtod(s.substr(at, comma - at).c_str(), nullptr));
-    at = comma + 1;
-  }
-  return out;
-}
-
 std::vector<float> split_floats(const char* text) {
   std::vector<float> out;
-  for (double d : split_numbers(text)) out.push_back(static_cast<float>(d));
+  for (double d : parse_numbers(text)) out.push_back(static_cast<float>(d));
   return out;
 }
 
@@ -59,6 +46,43 @@ std::string number_text(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.6f", v);
   return buf;
+}
+
+// The body's target, its errors collected in `r`; "is required" only when `required`.
+std::optional<Target> read_target(const JsonValue& body, FieldReader& r, bool required) {
+  const auto* t = member(body, "target");
+  if (t == nullptr) {
+    if (required) r.add_error("target", "is required");
+    return std::nullopt;
+  }
+  try {
+    return parse_target(*t);
+  } catch (const Problem& p) {
+    for (const auto& e : p.errors()) r.add_error(e.field, e.message);
+    return std::nullopt;
+  }
+}
+
+// The day of an as_of text read with FieldReader::date, its errors collected in `r`: a day that
+// is not in the future.
+std::optional<Day> check_as_of(FieldReader& r, const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  const auto as_of = parse_day(*text);
+  if (!as_of)
+    r.add_error("as_of", "must be a date from 1900-01-01 to 2199-12-31");
+  else if (*as_of > today_berlin())
+    r.add_error("as_of", "must not be in the future");
+  return as_of;
+}
+
+// 202 for work handed to the worker: {"<key>": id, "status": status} and its location.
+http::Response accepted(std::string_view key, std::int64_t id, std::string_view status,
+                        const std::string& collection) {
+  JsonWriter w;
+  w.begin_object().field(key, id).field("status", status).end_object();
+  auto resp = http::json_response(202, w.take());
+  resp.headers.emplace_back("location", collection + "/" + std::to_string(id));
+  return resp;
 }
 
 class ScoringApi {
@@ -119,16 +143,7 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
-    std::optional<Target> target;
-    if (const auto* t = member(*doc, "target")) {
-      try {
-        target = parse_target(*t);
-      } catch (const Problem& p) {
-        for (const auto& e : p.errors()) r.add_error(e.field, e.message);
-      }
-    } else {
-      r.add_error("target", "is required");
-    }
+    const auto target = read_target(*doc, r, true);
     const auto as_of_text = r.date("as_of", true);
     std::optional<TrainParams> params;
     try {
@@ -136,36 +151,16 @@ class ScoringApi {
     } catch (const Problem& p) {
       for (const auto& e : p.errors()) r.add_error(e.field, e.message);
     }
-    std::optional<Day> as_of;
-    if (as_of_text) {
-      as_of = parse_day(*as_of_text);
-      if (!as_of)
-        r.add_error("as_of", "must be a date from 1900-01-01 to 2199-12-31");
-      else if (*as_of > today_berlin())
-        r.add_error("as_of", "must not be in the future");
-    }
+    const auto as_of = check_as_of(r, as_of_text);
     r.throw_if_errors();
     const auto id = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
-      auto row = tx.exec_params(sql::kInsertModel, target->name(), target->to_json(),
-                                format_day(*as_of), params->to_json(), req.actor);
-      const auto model_id = row[0][0].as<std::int64_t>();
-      JsonWriter d;
-      d.begin_object()
-          .field("target", target->name())
-          .field("as_of", format_day(*as_of))
-          .end_object();
-      record_audit(tx, ctx_.service, req.actor, "model.train", "model:" + std::to_string(model_id),
-                   d.take());
+      const auto model_id = scoring::create_model(tx, *target, *as_of, *params, req.actor);
       tx.commit();
       return model_id;
     });
     worker_.train(id);
-    JsonWriter w;
-    w.begin_object().field("model_id", id).field("status", "training").end_object();
-    auto resp = http::json_response(202, w.take());
-    resp.headers.emplace_back("location", "/v1/models/" + std::to_string(id));
-    return resp;
+    return accepted("model_id", id, "training", "/v1/models");
   }
 
   http::Response list_models(http::Request& req) {
@@ -179,15 +174,20 @@ class ScoringApi {
     });
   }
 
-  std::string model_json(std::int64_t id) {
+  // The JSON document that `query` makes of the row `id`; 404 with `missing` when there is none.
+  std::string json_by_id(const std::string& query, std::int64_t id, const char* missing) {
     auto text = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<std::string> {
       pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(sql::kModelJson, id);
+      auto rows = tx.exec_params(query, id);
       if (rows.empty()) return std::nullopt;
       return std::string(rows[0][0].c_str());
     });
-    if (!text) throw not_found("No such model.");
+    if (!text) throw not_found(missing);
     return *text;
+  }
+
+  std::string model_json(std::int64_t id) {
+    return json_by_id(sql::kModelJson, id, "No such model.");
   }
 
   http::Response model(http::Request& req) {
@@ -261,24 +261,10 @@ class ScoringApi {
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
     const auto model_id = r.integer("model_id", false, 1, INT32_MAX);
-    std::optional<Target> target;
-    if (const auto* t = member(*doc, "target")) {
-      try {
-        target = parse_target(*t);
-      } catch (const Problem& p) {
-        for (const auto& e : p.errors()) r.add_error(e.field, e.message);
-      }
-    }
+    const auto target = read_target(*doc, r, false);
     if (!model_id && !target && r.ok()) r.add_error("model_id", "model_id or target is required");
     const auto as_of_text = r.date("as_of");
-    std::optional<Day> as_of = today_berlin();
-    if (as_of_text) {
-      as_of = parse_day(*as_of_text);
-      if (!as_of)
-        r.add_error("as_of", "must be a date from 1900-01-01 to 2199-12-31");
-      else if (*as_of > today_berlin())
-        r.add_error("as_of", "must not be in the future");
-    }
+    const auto as_of = as_of_text ? check_as_of(r, as_of_text) : today_berlin();
     r.throw_if_errors();
     const auto run_id = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
@@ -289,18 +275,11 @@ class ScoringApi {
         model = rows[0][0].as<std::int64_t>();
       }
       const auto id = scoring::create_run(tx, model, *as_of, 1, RunTrigger::api, req.actor);
-      JsonWriter d;
-      d.begin_object().field("model_id", model).field("as_of", format_day(*as_of)).end_object();
-      record_audit(tx, ctx_.service, req.actor, "run.start", "run:" + std::to_string(id), d.take());
       tx.commit();
       return id;
     });
     worker_.run(run_id);
-    JsonWriter w;
-    w.begin_object().field("run_id", run_id).field("status", "queued").end_object();
-    auto resp = http::json_response(202, w.take());
-    resp.headers.emplace_back("location", "/v1/runs/" + std::to_string(run_id));
-    return resp;
+    return accepted("run_id", run_id, "queued", "/v1/runs");
   }
 
   http::Response list_runs(http::Request& req) {
@@ -314,15 +293,8 @@ class ScoringApi {
   }
 
   http::Response run(http::Request& req) {
-    const auto id = parse_id(req.param("id"));
-    auto text = ctx_.pool.run([&](pqxx::connection& c) -> std::optional<std::string> {
-      pqxx::nontransaction tx(c);
-      auto rows = tx.exec_params(sql::kRunJson, id);
-      if (rows.empty()) return std::nullopt;
-      return std::string(rows[0][0].c_str());
-    });
-    if (!text) throw not_found("No such run.");
-    return http::json_response(200, *text);
+    return http::json_response(
+        200, json_by_id(sql::kRunJson, parse_id(req.param("id")), "No such run."));
   }
 
   http::Response run_scores(http::Request& req) {
@@ -421,8 +393,8 @@ class ScoringApi {
 
   static void write_reasons(JsonWriter& w, const std::vector<float>& features, const char* indices,
                             const char* contribs, Language lang) {
-    const auto idx = split_numbers(indices);
-    const auto con = split_numbers(contribs);
+    const auto idx = parse_numbers(indices);
+    const auto con = parse_numbers(contribs);
     w.key("reasons").begin_array();
     for (std::size_t k = 0; k < idx.size() && k < con.size(); ++k) {
       const auto f = static_cast<std::size_t>(idx[k]);
@@ -460,7 +432,7 @@ class ScoringApi {
           out += number_text(r[3].as<double>());
           out += ',';
           out += r[4].c_str();
-          const auto idx = split_numbers(r[7].c_str());
+          const auto idx = parse_numbers(r[7].c_str());
           for (std::size_t k = 0; k < 3; ++k) {
             out += ',';
             if (k < idx.size() && static_cast<std::size_t>(idx[k]) < model_features().size())

@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "gabe/log.hpp"
+#include "gabe/service.hpp"
 #include "queries.hpp"
 #include "training.hpp"
 
@@ -14,10 +15,20 @@ std::unique_ptr<pqxx::connection> open_work_connection(const std::string& url) {
   return conn;
 }
 
+std::int64_t create_model(pqxx::transaction_base& tx, const Target& target, Day as_of,
+                          const TrainParams& params, const std::string& actor) {
+  const auto id = tx.exec_params(sql::kInsertModel, target.name(), target.to_json(),
+                                 format_day(as_of), params.to_json(), actor)[0][0]
+                      .as<std::int64_t>();
+  JsonWriter d;
+  d.begin_object().field("target", target.name()).field("as_of", format_day(as_of)).end_object();
+  record_audit(tx, "scoring", actor, "model.train", "model:" + std::to_string(id), d.take());
+  return id;
+}
+
 bool train_stored_model(pqxx::connection& conn, std::int64_t model_id,
                         const std::atomic<bool>* stop) {
-  const int key = static_cast<int>(model_id);
-  pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_lock($1, $2)", kModelLockClass, key);
+  const AdvisoryLock lock(conn, kModelLockClass, model_id, false);
   bool ok = false;
   try {
     pqxx::transaction<pqxx::isolation_level::repeatable_read> tx(conn);
@@ -48,11 +59,6 @@ bool train_stored_model(pqxx::connection& conn, std::int64_t model_id,
     } catch (...) {
       log::error("could not mark model failed", {{"model_id", model_id}});
     }
-  }
-  try {
-    pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_unlock($1, $2)", kModelLockClass,
-                                           key);
-  } catch (...) {  // a broken connection released it
   }
   return ok;
 }

@@ -18,8 +18,14 @@
 #include "gabe/cron.hpp"
 #include "gabe/metrics.hpp"
 #include "runs.hpp"
+#include "train_params.hpp"
 
 namespace gabe::scoring {
+
+// Stores a model of `target` as of `as_of` to be trained (status training) and its audit entry
+// model.train, in the caller's transaction; returns its id.
+std::int64_t create_model(pqxx::transaction_base& tx, const Target& target, Day as_of,
+                          const TrainParams& params, const std::string& actor);
 
 // Trains the stored model `model_id` (status training): ready with its card, or failed with
 // the reason. Returns whether it succeeded.

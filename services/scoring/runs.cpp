@@ -13,6 +13,7 @@
 #include "evaluation.hpp"
 #include "features.hpp"
 #include "gabe/log.hpp"
+#include "gabe/service.hpp"
 #include "queries.hpp"
 #include "xgb.hpp"
 
@@ -32,17 +33,19 @@ std::vector<std::string> parse_name_array(const std::string& json) {
   return out;
 }
 
-std::vector<double> parse_numbers(const std::string& csv) {
-  std::vector<double> out;
-  std::size_t at = 0;
-  while (at < csv.size()) {
-    auto comma = csv.find(',', at);
-    if (comma == std::string::npos) comma = csv.size();
-    out.push_back(std::strtod(csv.substr(at, comma - at).c_str(), nullptr));
-    at = comma + 1;
+// Seconds since the previous lap (or since it was made), for the logs of a run's steps.
+class Laps {
+ public:
+  double operator()() {
+    const auto now = std::chrono::steady_clock::now();
+    const double seconds = std::chrono::duration<double>(now - mark_).count();
+    mark_ = now;
+    return seconds;
   }
-  return out;
-}
+
+ private:
+  std::chrono::steady_clock::time_point mark_ = std::chrono::steady_clock::now();
+};
 
 void append_float(std::string& out, float v) {
   if (std::isnan(v)) {
@@ -80,13 +83,7 @@ void mark_failed(pqxx::connection& conn, std::int64_t run_id, const std::string&
 // The run's completion: deciles, histogram, drift against the previous run of the target,
 // and the target's current scores (when the model is still the active one).
 void finish_run(pqxx::transaction_base& tx, std::int64_t run_id, const std::string& target) {
-  auto mark = std::chrono::steady_clock::now();
-  const auto lap = [&mark] {
-    const auto now = std::chrono::steady_clock::now();
-    const double seconds = std::chrono::duration<double>(now - mark).count();
-    mark = now;
-    return seconds;
-  };
+  Laps lap;
   const auto bounds = tx.exec_params(sql::kDecileBounds, run_id)[0][0];
   const auto counts =
       parse_numbers(tx.exec_params(sql::kHistogramCounts, run_id, kHistogramBins)[0][0].c_str());
@@ -118,7 +115,47 @@ void finish_run(pqxx::transaction_base& tx, std::int64_t run_id, const std::stri
                                     {"current_insert_seconds", lap()}});
 }
 
+// Fails the run or model `id` (the statement `fail`) unless a live worker holds its advisory
+// lock of `lock_class`; returns how many rows it failed.
+int fail_if_abandoned(pqxx::transaction_base& tx, int lock_class, std::int64_t id, const char* fail,
+                      const char* message) {
+  const auto key = static_cast<int>(id);
+  if (!tx.exec_params("SELECT pg_try_advisory_lock($1, $2)", lock_class, key)[0][0].as<bool>())
+    return 0;
+  const auto failed = static_cast<int>(tx.exec_params(fail, id, message).affected_rows());
+  tx.exec_params("SELECT pg_advisory_unlock($1, $2)", lock_class, key);
+  return failed;
+}
+
 }  // namespace
+
+AdvisoryLock::AdvisoryLock(pqxx::connection& conn, int lock_class, std::int64_t id, bool shared)
+    : conn_(conn), lock_class_(lock_class), key_(static_cast<int>(id)), shared_(shared) {
+  pqxx::nontransaction(conn_).exec_params(
+      shared_ ? "SELECT pg_advisory_lock_shared($1, $2)" : "SELECT pg_advisory_lock($1, $2)",
+      lock_class_, key_);
+}
+
+AdvisoryLock::~AdvisoryLock() {
+  try {
+    pqxx::nontransaction(conn_).exec_params(
+        shared_ ? "SELECT pg_advisory_unlock_shared($1, $2)" : "SELECT pg_advisory_unlock($1, $2)",
+        lock_class_, key_);
+  } catch (...) {  // a broken connection releases the lock by itself
+  }
+}
+
+std::vector<double> parse_numbers(const std::string& csv) {
+  std::vector<double> out;
+  std::size_t at = 0;
+  while (at < csv.size()) {
+    auto comma = csv.find(',', at);
+    if (comma == std::string::npos) comma = csv.size();
+    out.push_back(std::strtod(csv.substr(at, comma - at).c_str(), nullptr));
+    at = comma + 1;
+  }
+  return out;
+}
 
 const char* trigger_name(RunTrigger trigger) {
   switch (trigger) {
@@ -165,7 +202,11 @@ std::int64_t create_run(pqxx::transaction_base& tx, std::int64_t model_id, Day a
   if (rows.empty())
     throw conflict("A run of target " + std::string(model[0][0].c_str()) +
                    " is in progress; runs of one target never overlap.");
-  return rows[0][0].as<std::int64_t>();
+  const auto run_id = rows[0][0].as<std::int64_t>();
+  JsonWriter d;
+  d.begin_object().field("model_id", model_id).field("as_of", format_day(as_of)).end_object();
+  record_audit(tx, "scoring", actor, "run.start", "run:" + std::to_string(run_id), d.take());
+  return run_id;
 }
 
 std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t model_id, Day as_of,
@@ -188,20 +229,7 @@ std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t mod
 
 ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shard& shard,
                          const RunOptions& options) {
-  const auto lock_key = static_cast<int>(run_id);
-  pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_lock_shared($1, $2)", kRunLockClass,
-                                         lock_key);
-  struct Unlock {
-    pqxx::connection& conn;
-    int key;
-    ~Unlock() {
-      try {
-        pqxx::nontransaction(conn).exec_params("SELECT pg_advisory_unlock_shared($1, $2)",
-                                               kRunLockClass, key);
-      } catch (...) {  // a broken connection releases the lock by itself
-      }
-    }
-  } unlock{conn, lock_key};
+  const AdvisoryLock lock(conn, kRunLockClass, run_id, true);
   const auto check_stop = [&options] {
     if (options.stop != nullptr && options.stop->load(std::memory_order_relaxed))
       throw std::runtime_error("interrupted: the service stopped during the run");
@@ -227,13 +255,7 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
       }
       tx.commit();
     }
-    auto mark = std::chrono::steady_clock::now();
-    const auto lap = [&mark] {
-      const auto now = std::chrono::steady_clock::now();
-      const double seconds = std::chrono::duration<double>(now - mark).count();
-      mark = now;
-      return seconds;
-    };
+    Laps lap;
     LoadedModel model = [&] {
       pqxx::nontransaction tx(conn);
       return load_model(tx, model_id);
@@ -363,30 +385,13 @@ ShardOutcome execute_run(pqxx::connection& conn, std::int64_t run_id, const Shar
 int fail_interrupted_work(pqxx::connection& conn, double started_before) {
   int failed = 0;
   pqxx::nontransaction tx(conn);
-  for (const auto& r : tx.exec_params(sql::kOpenRunsForRecovery, started_before)) {
-    const auto id = r[0].as<std::int64_t>();
-    const bool candidate = r[1].as<bool>();
-    if (!candidate) continue;
-    if (!tx.exec_params("SELECT pg_try_advisory_lock($1, $2)", kRunLockClass,
-                        static_cast<int>(id))[0][0]
-             .as<bool>())
-      continue;
-    failed += static_cast<int>(
-        tx.exec_params(sql::kFailRun, id, "interrupted: the worker stopped before the run finished")
-            .affected_rows());
-    tx.exec_params("SELECT pg_advisory_unlock($1, $2)", kRunLockClass, static_cast<int>(id));
-  }
-  for (const auto& r : tx.exec_params(sql::kTrainingModels, started_before)) {
-    const auto id = r[0].as<std::int64_t>();
-    if (!tx.exec_params("SELECT pg_try_advisory_lock($1, $2)", kModelLockClass,
-                        static_cast<int>(id))[0][0]
-             .as<bool>())
-      continue;
-    failed += static_cast<int>(
-        tx.exec_params(sql::kFailModel, id, "interrupted: the service stopped during training")
-            .affected_rows());
-    tx.exec_params("SELECT pg_advisory_unlock($1, $2)", kModelLockClass, static_cast<int>(id));
-  }
+  for (const auto& r : tx.exec_params(sql::kOpenRunsForRecovery, started_before))
+    if (r[1].as<bool>())  // a candidate: see kOpenRunsForRecovery
+      failed += fail_if_abandoned(tx, kRunLockClass, r[0].as<std::int64_t>(), sql::kFailRun,
+                                  "interrupted: the worker stopped before the run finished");
+  for (const auto& r : tx.exec_params(sql::kTrainingModels, started_before))
+    failed += fail_if_abandoned(tx, kModelLockClass, r[0].as<std::int64_t>(), sql::kFailModel,
+                                "interrupted: the service stopped during training");
   return failed;
 }
 

@@ -9,6 +9,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <pqxx/pqxx>
 
@@ -24,6 +25,22 @@ namespace gabe::scoring {
 inline constexpr int kRunLockClass = 80821;
 inline constexpr int kModelLockClass = 80822;
 
+// The advisory lock (lock_class, id) of the session, held while this lives; `shared` for the
+// shared kind (the shards of one run hold it together).
+class AdvisoryLock {
+ public:
+  AdvisoryLock(pqxx::connection& conn, int lock_class, std::int64_t id, bool shared);
+  ~AdvisoryLock();  // never throws: a broken connection has released the lock by itself
+  AdvisoryLock(const AdvisoryLock&) = delete;
+  AdvisoryLock& operator=(const AdvisoryLock&) = delete;
+
+ private:
+  pqxx::connection& conn_;
+  int lock_class_;
+  int key_;
+  bool shared_;
+};
+
 struct LoadedModel {
   std::int64_t id = 0;
   Target target;
@@ -36,11 +53,16 @@ struct LoadedModel {
 // not this build's features.
 LoadedModel load_model(pqxx::transaction_base& tx, std::int64_t model_id);
 
+// A comma-separated list of numbers as the queries give them (array_to_string, string_agg);
+// "NaN" reads as NaN.
+std::vector<double> parse_numbers(const std::string& csv);
+
 enum class RunTrigger { api, schedule, command };
 const char* trigger_name(RunTrigger trigger);
 
-// Creates a queued run of `model_id` (which must be active). Throws a 409 Problem when a run
-// of the target is already open, 404/409 when the model is missing or not active.
+// Creates a queued run of `model_id` (which must be active) and its audit entry run.start.
+// Throws a 409 Problem when a run of the target is already open, 404/409 when the model is
+// missing or not active.
 std::int64_t create_run(pqxx::transaction_base& tx, std::int64_t model_id, Day as_of, int shards,
                         RunTrigger trigger, const std::string& actor);
 // For `gabe-scoring run --shard i/N`: the open run of the target with this as-of date and

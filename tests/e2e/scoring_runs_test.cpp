@@ -246,6 +246,12 @@ TEST_F(ScoringRunsTest, OneShotTrainCommand) {
       << err;
   EXPECT_NE(out.find(" ready"), std::string::npos) << out;
   EXPECT_EQ(scalar("SELECT status FROM scoring.models"), "ready");
+  // Audited as the API's trainings are, with the command (and the user) as the actor.
+  EXPECT_EQ(
+      scalar("SELECT service || ' ' || entity || ' ' || (actor LIKE 'gabe-scoring train%') || "
+             "' ' || (details = '{\"target\": \"give_90d\", \"as_of\": \"2026-06-30\"}') "
+             "FROM gabe.audit_log WHERE action = 'model.train'"),
+      "scoring model:" + scalar("SELECT id FROM scoring.models") + " true true");
   EXPECT_EQ(command({"train", "--target", "give_90d", "--as-of", "2019-01-01"}, &out, &err), 1)
       << "no history before 2019: the model fails with a reason";
   EXPECT_NE(out.find("failed"), std::string::npos) << out;

@@ -390,6 +390,16 @@ class Page {
     out_ += label;
     out_ += "</th><td>" + value + "</td></tr>\n";
   }
+  // A table with a header row of these column headings; its body follows.
+  void table_head(std::initializer_list<const char*> columns) {
+    out_ += "<table>\n<thead><tr>";
+    for (const char* c : columns) {
+      out_ += "<th scope=\"col\">";
+      out_ += c;
+      out_ += "</th>";
+    }
+    out_ += "</tr></thead>\n<tbody>\n";
+  }
   void section_start(const char* id, const char* heading) {
     out_ += "<section aria-labelledby=\"" + std::string(id) + "\"><h2 id=\"" + id + "\">" +
             heading + "</h2>\n";
@@ -501,9 +511,7 @@ void Page::overview() {
 
 void Page::metrics() {
   section_start("metrics", t_.metrics);
-  out_ += "<table>\n<thead><tr><th scope=\"col\">" + std::string(t_.metric) +
-          "</th><th scope=\"col\">" + t_.model + "</th><th scope=\"col\">" + t_.rfm_baseline +
-          "</th><th scope=\"col\">" + t_.meaning + "</th></tr></thead>\n<tbody>\n";
+  table_head({t_.metric, t_.model, t_.rfm_baseline, t_.meaning});
   struct Metric {
     const char* key;
     const char* label;
@@ -647,10 +655,8 @@ void Page::calibration() {
                 x0 + 160, x0 + 180);
   out_ += buffer + std::string(t_.observed) + "</text>\n</svg>\n";
   out_ += "<figcaption>" + std::string(t_.calibration_desc) + "</figcaption>\n</figure>\n";
-  out_ += "<details><summary>" + std::string(t_.chart_data) + "</summary>\n<table>\n<thead><tr>";
-  out_ += "<th scope=\"col\">" + std::string(t_.decile) + "</th><th scope=\"col\">" + t_.count +
-          "</th><th scope=\"col\">" + t_.predicted + "</th><th scope=\"col\">" + t_.observed +
-          "</th></tr></thead>\n<tbody>\n";
+  out_ += "<details><summary>" + std::string(t_.chart_data) + "</summary>\n";
+  table_head({t_.decile, t_.count, t_.predicted, t_.observed});
   auto cell = [&](const std::optional<double>& v, int places) {
     return "<td class=\"num\">" + (v ? decimal(*v, places) : std::string(kMissing)) + "</td>";
   };
@@ -707,9 +713,8 @@ void Page::importance() {
                 x0, axis_y, x1, axis_y, (x0 + x1) / 2, axis_y + 24);
   out_ += buffer + std::string(t_.mean_abs_shap) + "</text>\n</svg>\n";
   out_ += "<figcaption>" + std::string(t_.importance_desc) + "</figcaption>\n</figure>\n";
-  out_ += "<details><summary>" + std::string(t_.chart_data) + "</summary>\n<table>\n<thead><tr>";
-  out_ += "<th scope=\"col\">" + std::string(t_.feature) + "</th><th scope=\"col\">" +
-          t_.mean_abs_shap + "</th></tr></thead>\n<tbody>\n";
+  out_ += "<details><summary>" + std::string(t_.chart_data) + "</summary>\n";
+  table_head({t_.feature, t_.mean_abs_shap});
   for (const auto& [name, v] : bars)
     out_ += "<tr><td>" + name + "</td><td class=\"num\">" + decimal(v, 4) + "</td></tr>\n";
   out_ += "</tbody></table></details>\n</section>\n";
@@ -770,9 +775,8 @@ void Page::distribution() {
                 x0, y0, x1, y0, (x0 + x1) / 2, y0 + 38);
   out_ += buffer;
   out_ += "<figcaption>" + std::string(t_.distribution_desc) + "</figcaption>\n</figure>\n";
-  out_ += "<details><summary>" + std::string(t_.chart_data) + "</summary>\n<table>\n<thead><tr>";
-  out_ += "<th scope=\"col\">" + std::string(t_.score_range) + "</th><th scope=\"col\">" +
-          t_.donors + "</th></tr></thead>\n<tbody>\n";
+  out_ += "<details><summary>" + std::string(t_.chart_data) + "</summary>\n";
+  table_head({t_.score_range, t_.donors});
   for (const Bucket& b : buckets)
     out_ += "<tr><td>" + range(b) + "</td><td class=\"num\">" + integer(b.count) + "</td></tr>\n";
   out_ += "</tbody></table></details>\n</section>\n";
@@ -780,9 +784,7 @@ void Page::distribution() {
 
 void Page::windows() {
   section_start("windows", t_.windows);
-  out_ += "<table>\n<thead><tr><th scope=\"col\"></th><th scope=\"col\">" + std::string(t_.cutoff) +
-          "</th><th scope=\"col\">" + t_.label_end + "</th><th scope=\"col\">" + t_.examples +
-          "</th><th scope=\"col\">" + t_.positives + "</th></tr></thead>\n<tbody>\n";
+  table_head({"", t_.cutoff, t_.label_end, t_.examples, t_.positives});
   auto window_row = [&](const char* label, const Value* w) {
     out_ += "<tr><th scope=\"row\">" + std::string(label) + "</th><td>" + show(get(w, {"cutoff"})) +
             "</td><td>" + show(get(w, {"label_end"})) + "</td><td class=\"num\">" +
@@ -828,8 +830,7 @@ void Page::params() {
     out_ += "<p>" + std::string(kMissing) + "</p>\n</section>\n";
     return;
   }
-  out_ += "<table>\n<thead><tr><th scope=\"col\">" + std::string(t_.parameter) +
-          "</th><th scope=\"col\">" + t_.value + "</th></tr></thead>\n<tbody>\n";
+  table_head({t_.parameter, t_.value});
   for (const auto& m : params->GetObject()) {
     const std::string key(m.name.GetString(), m.name.GetStringLength());
     // Parameters as XGBoost reads them: 0.1, not 0,1.
@@ -890,10 +891,8 @@ void Page::fairness() {
     row(t_.four_fifths_ratio, show(get(&a, {"four_fifths_ratio"}), 3));
     row(t_.eod, show(get(&a, {"equal_opportunity_difference"}), 3));
     row(t_.missing_group, show(get(&a, {"missing"})));
-    out_ += "</table>\n<table>\n<thead><tr><th scope=\"col\">" + std::string(t_.group) +
-            "</th><th scope=\"col\">" + t_.count + "</th><th scope=\"col\">" + t_.selected +
-            "</th><th scope=\"col\">" + t_.selection_rate + "</th><th scope=\"col\">" + t_.tpr +
-            "</th><th scope=\"col\">" + t_.note + "</th></tr></thead>\n<tbody>\n";
+    out_ += "</table>\n";
+    table_head({t_.group, t_.count, t_.selected, t_.selection_rate, t_.tpr, t_.note});
     if (const Value* groups = get(&a, {"groups"}); groups && groups->IsArray())
       for (const Value& g : groups->GetArray()) {
         const Value* too_small = get(&g, {"too_small"});
