@@ -296,10 +296,10 @@ class SegmentsApi {
       auto rows =
           tx.exec_params(sql::kInsertSegment, in.name, in.description, in.rule_json, req.actor);
       if (rows.empty()) throw conflict("A segment with this name exists already.");
-      const std::string body = rows[0][0].c_str();
-      record_audit(tx, ctx_.service, req.actor, "segment.create", "segment:" + id_of(body), "{}");
+      record_audit(tx, ctx_.service, req.actor, "segment.create",
+                   "segment:" + std::string(rows[0][0].c_str()), "{}");
       tx.commit();
-      return http::json_response(201, body);
+      return http::json_response(201, rows[0][1].c_str());
     });
   }
 
@@ -835,12 +835,6 @@ class SegmentsApi {
         return "text_list";
     }
     return "text";
-  }
-
-  // The id out of a segment's JSON text ({"id":N,...}).
-  static std::string id_of(const std::string& segment_json) {
-    auto doc = parse_json(segment_json);
-    return std::to_string((*doc)["id"].GetInt64());
   }
 
   static void lock_editable(pqxx::work& tx, std::int64_t id) {
