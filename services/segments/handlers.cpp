@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <span>
 #include <thread>
 #include <typeinfo>
 
@@ -50,6 +51,13 @@ constexpr std::array<Column, 4> kEmailColumns{
     {{"first_name", 3}, {"last_name", 4}, {"organization_name", 5}, {"email", 10}}};
 constexpr std::array<Column, 4> kPhoneColumns{
     {{"first_name", 3}, {"last_name", 4}, {"organization_name", 5}, {"phone", 11}}};
+// The assignments export's columns: (name, column of sql::kAssignments).
+constexpr std::array<Column, 6> kAssignmentColumns{{{"donor_id", 1},
+                                                    {"source", 2},
+                                                    {"ref", 3},
+                                                    {"campaign_ref", 4},
+                                                    {"group", 5},
+                                                    {"expected_value", 6}}};
 
 std::vector<Column> export_columns(const std::optional<std::string>& channel) {
   std::vector<Column> cols(kBaseColumns.begin(), kBaseColumns.end());
@@ -60,10 +68,13 @@ std::vector<Column> export_columns(const std::optional<std::string>& channel) {
   return cols;
 }
 
+// The audit details of an export: {"channel", "format"[, "campaign_ref"], "rows"}.
 std::string export_details(const std::optional<std::string>& channel, std::string_view format,
-                           std::size_t rows) {
+                           std::size_t rows,
+                           const std::optional<std::string>& campaign_ref = std::nullopt) {
   JsonWriter w;
   w.begin_object().field("channel", channel).field("format", format);
+  if (campaign_ref) w.field("campaign_ref", *campaign_ref);
   w.field("rows", static_cast<std::int64_t>(rows)).end_object();
   return w.take();
 }
@@ -621,14 +632,8 @@ class SegmentsApi {
     const auto format = req.query_enum("format", {"json", "csv"}).value_or("json");
     const auto campaign = req.query_text("campaign_ref", 256);
     const std::string entity = "matching_run:" + std::to_string(id);
-    constexpr std::array<std::string_view, 6> kNames{"donor_id",     "source", "ref",
-                                                     "campaign_ref", "group",  "expected_value"};
-    auto write_details = [&](std::size_t rows) {
-      JsonWriter w;
-      w.begin_object().field("channel", std::optional<std::string>{}).field("format", format);
-      if (campaign) w.field("campaign_ref", *campaign);
-      w.field("rows", static_cast<std::int64_t>(rows)).end_object();
-      return w.take();
+    auto details = [&](std::size_t rows) {
+      return export_details(std::nullopt, format, rows, campaign);
     };
     if (format == "csv") {
       auto body = jobs_.run([&](pqxx::connection& c) {
@@ -636,21 +641,9 @@ class SegmentsApi {
         if (tx.exec_params(sql::kRunExists, id).empty()) throw not_found("No such matching run.");
         auto rows = tx.exec_params(sql::kAssignments, id, campaign, std::optional<std::int64_t>{},
                                    std::optional<std::int64_t>{});
-        std::string out;
-        for (std::size_t i = 0; i < kNames.size(); ++i) {
-          if (i > 0) out += ',';
-          out += kNames[i];
-        }
-        out += "\r\n";
-        for (const auto& row : rows) {
-          for (int i = 1; i <= 6; ++i) {
-            if (i > 1) out += ',';
-            if (!row[i].is_null()) append_csv_field(out, row[i].c_str());
-          }
-          out += "\r\n";
-        }
-        record_audit(tx, ctx_.service, req.actor, "matching.export", entity,
-                     write_details(rows.size()));
+        std::string out = csv_header(kAssignmentColumns);
+        for (const auto& row : rows) append_csv_row(out, row, kAssignmentColumns);
+        record_audit(tx, ctx_.service, req.actor, "matching.export", entity, details(rows.size()));
         tx.commit();
         exported_rows_.add({"matching", "csv"}, static_cast<double>(rows.size()));
         return out;
@@ -666,19 +659,10 @@ class SegmentsApi {
       PageWriter writer(page);
       std::size_t shown = 0;
       for (const auto& row : rows) {
-        JsonWriter w;
-        w.begin_object()
-            .field("donor_id", row[1].as<std::int64_t>())
-            .field("source", row[2].c_str())
-            .field("ref", text_or_null(row[3]))
-            .field("campaign_ref", row[4].c_str())
-            .field("group", row[5].c_str())
-            .field("expected_value", row[6].c_str())
-            .end_object();
-        if (!writer.add(row[0].c_str(), w.take())) break;
+        if (!writer.add(row[0].c_str(), item_json(row, kAssignmentColumns))) break;
         ++shown;
       }
-      record_audit(tx, ctx_.service, req.actor, "matching.export", entity, write_details(shown));
+      record_audit(tx, ctx_.service, req.actor, "matching.export", entity, details(shown));
       tx.commit();
       exported_rows_.add({"matching", "json"}, static_cast<double>(shown));
       return http::json_response(200, writer.finish());
@@ -844,7 +828,7 @@ class SegmentsApi {
       throw conflict("Built-in segments are read-only; create a segment of your own instead.");
   }
 
-  static std::string csv_header(const std::vector<Column>& cols) {
+  static std::string csv_header(std::span<const Column> cols) {
     std::string out;
     for (std::size_t i = 0; i < cols.size(); ++i) {
       if (i > 0) out += ',';
@@ -853,8 +837,7 @@ class SegmentsApi {
     return out + "\r\n";
   }
 
-  static void append_csv_row(std::string& out, const pqxx::row& row,
-                             const std::vector<Column>& cols) {
+  static void append_csv_row(std::string& out, const pqxx::row& row, std::span<const Column> cols) {
     for (std::size_t i = 0; i < cols.size(); ++i) {
       if (i > 0) out += ',';
       const auto& f = row[cols[i].index];
@@ -863,15 +846,17 @@ class SegmentsApi {
     out += "\r\n";
   }
 
-  static std::string item_json(const pqxx::row& row, const std::vector<Column>& cols) {
+  // One export row as a JSON object: the first column (the donor id) a number, the others
+  // text or null.
+  static std::string item_json(const pqxx::row& row, std::span<const Column> cols) {
     JsonWriter w;
     w.begin_object();
-    for (const auto& col : cols) {
-      const auto& f = row[col.index];
-      if (col.index == 0) {
-        w.field(col.name, f.as<std::int64_t>());
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      const auto& f = row[cols[i].index];
+      if (i == 0) {
+        w.field(cols[i].name, f.as<std::int64_t>());
       } else {
-        w.field(col.name, text_or_null(f));
+        w.field(cols[i].name, text_or_null(f));
       }
     }
     w.end_object();
