@@ -582,8 +582,8 @@ class SegmentsApi {
                        static_cast<std::int64_t>(std::llround(value[k])));
         total_value += value[k];
       }
-      // The run's value is that of the contacts made (the holdout is not asked); the bound is
-      // on all assignments, holdout included, so the gap compares like with like.
+      // The run's value and its bound both count every assignment, holdout included, so the gap
+      // compares like with like; each campaign's value (above) counts its treated donors only.
       const auto ms = elapsed_ms(start);
       tx.exec_params(sql::kFinishRun, run_id, candidate_count,
                      static_cast<std::int64_t>(result.assignments.size()),
