@@ -483,7 +483,6 @@ class SegmentsApi {
       const auto run_id = run[0].as<std::int64_t>();
       const std::string today = run[1].c_str();
       db::ArrayLiteral refs, targets, channels, capacities, costs;
-      std::vector<std::int64_t> costs_cents;
       std::vector<std::int64_t> caps;
       std::vector<std::string> ref_names;
       for (const auto& k : m.campaigns) {
@@ -492,7 +491,6 @@ class SegmentsApi {
         channels.add(k.channel);
         capacities.add(k.capacity);
         costs.add(k.cost_cents);
-        costs_cents.push_back(k.cost_cents);
         caps.push_back(k.capacity);
         ref_names.push_back(k.ref);
       }
@@ -544,7 +542,7 @@ class SegmentsApi {
           bool kept = false;
           for (const auto k : campaigns_of[(t - 1) * channel_names.size() + (ch - 1)]) {
             // Expected net value in cents: score x expected gift - cost per contact.
-            const double ev = score * gift - static_cast<double>(costs_cents[k]);
+            const double ev = score * gift - static_cast<double>(m.campaigns[k].cost_cents);
             if (!(ev > 0)) continue;
             candidates.push_back({donor, k, ev, tag});
             kept = true;
