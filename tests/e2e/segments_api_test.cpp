@@ -179,9 +179,12 @@ TEST_F(SegmentsApi, BuiltinSegmentsAreReadOnlyAndMatchTheirDefinitions) {
   auto frequency = [](const Facts& f) { return f.gift_count; };
   auto monetary = [](const Facts& f) { return f.total; };
   for (int q : {1, 3, 5}) {
-    for (const auto& [letter, value_of] :
+    for (const auto& quintile_of :
          std::vector<std::pair<std::string, std::function<std::int64_t(const Facts&)>>>{
              {"R", recency}, {"F", frequency}, {"M", monetary}}) {
+      // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+      const auto& letter = quintile_of.first;
+      const auto& value_of = quintile_of.second;
       SCOPED_TRACE(letter + std::to_string(q));
       const auto id = id_of("RFM " + letter + std::to_string(q));
       refresh(id);
