@@ -108,7 +108,7 @@ void reject_unknown_keys(const JsonValue& object, std::initializer_list<std::str
     std::string_view k(it->name.GetString(), it->name.GetStringLength());
     bool ok = false;
     for (auto a : allowed) ok = ok || a == k;
-    if (!ok) errors.push_back({prefix + std::string(k.substr(0, 64)), "is not a known field"});
+    if (!ok) errors.push_back({prefix + std::string(utf8_prefix(k, 64)), "is not a known field"});
   }
 }
 

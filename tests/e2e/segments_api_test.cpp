@@ -7,6 +7,7 @@
 #include <thread>
 #include <tuple>
 
+#include "gabe/text.hpp"
 #include "segments_fixture.hpp"
 
 namespace gabe::test {
@@ -442,6 +443,27 @@ TEST_F(SegmentsApi, InvalidUtf8AndNulAreRefusedOnEveryRoute) {
                 .status,
             422);
   EXPECT_EQ(call("GET", "/v1/campaigns/a%00b/results", "", viewer_token_).status, 400);
+  // Long names that errors echo are shortened whole characters at a time: the 422 stays valid
+  // UTF-8 (an unknown key of the body, of a campaign and of a rule; an unknown field and
+  // operator).
+  const std::string long_name = std::string(63, 'k') + "\u00e9\u00e9";
+  for (const std::string& body : {
+           R"({"name": "n", "rule": {"all": []}, ")" + long_name + R"(": 1})",
+           R"({"campaigns": [{"campaign_ref": "a", "target": "give_90d", "capacity": 5,
+               "cost_per_contact": "1.00", "channel": "post", ")" +
+               long_name + R"(": 1}]})",
+           R"({"name": "n", "rule": {"all": [], ")" + long_name + R"(": 1}})",
+           R"({"name": "n", "rule": {"field": ")" + std::string(79, 'f') +
+               R"(\u00e9", "op": "=", "value": 1}})",
+           R"({"name": "n", "rule": {"field": "gift_count", "op": ")" + std::string(19, 'o') +
+               R"(\u00e9", "value": 1}})",
+       }) {
+    const auto target =
+        body.find("campaigns") != std::string::npos ? "/v1/matching/runs" : "/v1/segments";
+    auto r = call("POST", target, body);
+    EXPECT_EQ(r.status, 422) << body;
+    EXPECT_TRUE(is_valid_utf8(r.body)) << r.body;
+  }
   EXPECT_EQ(sql("SELECT count(*) FROM segments.segments"), before);
   EXPECT_EQ(sql("SELECT name FROM segments.segments WHERE id = " + id), "segment 1");
   EXPECT_EQ(sql("SELECT count(*) FROM segments.matching_runs"), "0");

@@ -13,6 +13,7 @@
 #include "csv.hpp"
 #include "gabe/features.hpp"
 #include "gabe/json.hpp"
+#include "gabe/text.hpp"
 #include "matching.hpp"
 #include "results.hpp"
 #include "rules.hpp"
@@ -163,6 +164,16 @@ TEST(SegmentRules, DepthAndSizeAreLimited) {
   EXPECT_TRUE(has_error(e, "rule.value", "NUL"));
   e = errors_of(R"(["not", "an", "object"])");
   EXPECT_TRUE(has_error(e, "rule", "must be an object"));
+}
+
+TEST(SegmentRules, EchoedNamesAreCutBetweenCharacters) {
+  EXPECT_EQ(utf8_prefix("abc", 5), "abc");
+  EXPECT_EQ(utf8_prefix("ab\u00e9", 3), "ab");  // not half of the é
+  EXPECT_EQ(utf8_prefix("a\u20ac", 3), "a");    // nor two thirds of the €
+  EXPECT_EQ(utf8_prefix("a\u20ac", 4), "a\u20ac");
+  const auto e = errors_of(R"({"field": ")" + std::string(79, 'f') + R"(\u00e9", "op": "="})");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_TRUE(is_valid_utf8(e[0].message)) << e[0].message;
 }
 
 TEST(SegmentRules, TargetNamesFromNamesAndObjects) {
