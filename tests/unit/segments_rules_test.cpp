@@ -146,7 +146,7 @@ TEST(SegmentRules, UnknownFieldsBadOperatorsAndWrongTypesAreNamed) {
 
 TEST(SegmentRules, DepthAndSizeAreLimited) {
   std::string deep = R"({"consent": "post"})";
-  for (int i = 0; i < 8; ++i) deep = R"({"not": )" + deep + "}";
+  for (int i = 0; i < 8; ++i) deep.insert(0, R"({"not": )").append("}");
   auto e = errors_of(deep);
   ASSERT_FALSE(e.empty());
   EXPECT_NE(e[0].message.find("nests deeper"), std::string::npos);
@@ -260,8 +260,9 @@ TEST(SegmentMatching, RandomCasesNeverBreakTheConstraintsOrTheBound) {
       if (seen.size() >= 5 * campaigns) break;
     }
     std::vector<std::int64_t> caps;
-    for (std::size_t k = 0; k < campaigns; ++k) caps.push_back(1 + rng() % 3);
-    const std::int64_t asks = 1 + rng() % 2;
+    for (std::size_t k = 0; k < campaigns; ++k)
+      caps.push_back(static_cast<std::int64_t>(1 + rng() % 3));
+    const auto asks = static_cast<std::int64_t>(1 + rng() % 2);
     auto r = greedy_match(cands, caps, asks);
     const double best = optimum(cands, caps, asks);
     EXPECT_LE(r.value, best + 1e-9);
