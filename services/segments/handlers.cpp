@@ -11,6 +11,7 @@
 #include <memory>
 #include <mutex>
 #include <random>
+#include <span>
 #include <thread>
 #include <typeinfo>
 
@@ -50,6 +51,13 @@ constexpr std::array<Column, 4> kEmailColumns{
     {{"first_name", 3}, {"last_name", 4}, {"organization_name", 5}, {"email", 10}}};
 constexpr std::array<Column, 4> kPhoneColumns{
     {{"first_name", 3}, {"last_name", 4}, {"organization_name", 5}, {"phone", 11}}};
+// The assignments export's columns: (name, column of sql::kAssignments).
+constexpr std::array<Column, 6> kAssignmentColumns{{{"donor_id", 1},
+                                                    {"source", 2},
+                                                    {"ref", 3},
+                                                    {"campaign_ref", 4},
+                                                    {"group", 5},
+                                                    {"expected_value", 6}}};
 
 std::vector<Column> export_columns(const std::optional<std::string>& channel) {
   std::vector<Column> cols(kBaseColumns.begin(), kBaseColumns.end());
@@ -60,10 +68,13 @@ std::vector<Column> export_columns(const std::optional<std::string>& channel) {
   return cols;
 }
 
+// The audit details of an export: {"channel", "format"[, "campaign_ref"], "rows"}.
 std::string export_details(const std::optional<std::string>& channel, std::string_view format,
-                           std::size_t rows) {
+                           std::size_t rows,
+                           const std::optional<std::string>& campaign_ref = std::nullopt) {
   JsonWriter w;
   w.begin_object().field("channel", channel).field("format", format);
+  if (campaign_ref) w.field("campaign_ref", *campaign_ref);
   w.field("rows", static_cast<std::int64_t>(rows)).end_object();
   return w.take();
 }
@@ -97,7 +108,7 @@ void reject_unknown_keys(const JsonValue& object, std::initializer_list<std::str
     std::string_view k(it->name.GetString(), it->name.GetStringLength());
     bool ok = false;
     for (auto a : allowed) ok = ok || a == k;
-    if (!ok) errors.push_back({prefix + std::string(k.substr(0, 64)), "is not a known field"});
+    if (!ok) errors.push_back({prefix + std::string(utf8_prefix(k, 64)), "is not a known field"});
   }
 }
 
@@ -296,10 +307,10 @@ class SegmentsApi {
       auto rows =
           tx.exec_params(sql::kInsertSegment, in.name, in.description, in.rule_json, req.actor);
       if (rows.empty()) throw conflict("A segment with this name exists already.");
-      const std::string body = rows[0][0].c_str();
-      record_audit(tx, ctx_.service, req.actor, "segment.create", "segment:" + id_of(body), "{}");
+      record_audit(tx, ctx_.service, req.actor, "segment.create",
+                   "segment:" + std::string(rows[0][0].c_str()), "{}");
       tx.commit();
-      return http::json_response(201, body);
+      return http::json_response(201, rows[0][1].c_str());
     });
   }
 
@@ -472,7 +483,6 @@ class SegmentsApi {
       const auto run_id = run[0].as<std::int64_t>();
       const std::string today = run[1].c_str();
       db::ArrayLiteral refs, targets, channels, capacities, costs;
-      std::vector<std::int64_t> costs_cents;
       std::vector<std::int64_t> caps;
       std::vector<std::string> ref_names;
       for (const auto& k : m.campaigns) {
@@ -481,7 +491,6 @@ class SegmentsApi {
         channels.add(k.channel);
         capacities.add(k.capacity);
         costs.add(k.cost_cents);
-        costs_cents.push_back(k.cost_cents);
         caps.push_back(k.capacity);
         ref_names.push_back(k.ref);
       }
@@ -533,7 +542,7 @@ class SegmentsApi {
           bool kept = false;
           for (const auto k : campaigns_of[(t - 1) * channel_names.size() + (ch - 1)]) {
             // Expected net value in cents: score x expected gift - cost per contact.
-            const double ev = score * gift - static_cast<double>(costs_cents[k]);
+            const double ev = score * gift - static_cast<double>(m.campaigns[k].cost_cents);
             if (!(ev > 0)) continue;
             candidates.push_back({donor, k, ev, tag});
             kept = true;
@@ -571,8 +580,8 @@ class SegmentsApi {
                        static_cast<std::int64_t>(std::llround(value[k])));
         total_value += value[k];
       }
-      // The run's value is that of the contacts made (the holdout is not asked); the bound is
-      // on all assignments, holdout included, so the gap compares like with like.
+      // The run's value and its bound both count every assignment, holdout included, so the gap
+      // compares like with like; each campaign's value (above) counts its treated donors only.
       const auto ms = elapsed_ms(start);
       tx.exec_params(sql::kFinishRun, run_id, candidate_count,
                      static_cast<std::int64_t>(result.assignments.size()),
@@ -621,14 +630,8 @@ class SegmentsApi {
     const auto format = req.query_enum("format", {"json", "csv"}).value_or("json");
     const auto campaign = req.query_text("campaign_ref", 256);
     const std::string entity = "matching_run:" + std::to_string(id);
-    constexpr std::array<std::string_view, 6> kNames{"donor_id",     "source", "ref",
-                                                     "campaign_ref", "group",  "expected_value"};
-    auto write_details = [&](std::size_t rows) {
-      JsonWriter w;
-      w.begin_object().field("channel", std::optional<std::string>{}).field("format", format);
-      if (campaign) w.field("campaign_ref", *campaign);
-      w.field("rows", static_cast<std::int64_t>(rows)).end_object();
-      return w.take();
+    auto details = [&](std::size_t rows) {
+      return export_details(std::nullopt, format, rows, campaign);
     };
     if (format == "csv") {
       auto body = jobs_.run([&](pqxx::connection& c) {
@@ -636,21 +639,9 @@ class SegmentsApi {
         if (tx.exec_params(sql::kRunExists, id).empty()) throw not_found("No such matching run.");
         auto rows = tx.exec_params(sql::kAssignments, id, campaign, std::optional<std::int64_t>{},
                                    std::optional<std::int64_t>{});
-        std::string out;
-        for (std::size_t i = 0; i < kNames.size(); ++i) {
-          if (i > 0) out += ',';
-          out += kNames[i];
-        }
-        out += "\r\n";
-        for (const auto& row : rows) {
-          for (int i = 1; i <= 6; ++i) {
-            if (i > 1) out += ',';
-            if (!row[i].is_null()) append_csv_field(out, row[i].c_str());
-          }
-          out += "\r\n";
-        }
-        record_audit(tx, ctx_.service, req.actor, "matching.export", entity,
-                     write_details(rows.size()));
+        std::string out = csv_header(kAssignmentColumns);
+        for (const auto& row : rows) append_csv_row(out, row, kAssignmentColumns);
+        record_audit(tx, ctx_.service, req.actor, "matching.export", entity, details(rows.size()));
         tx.commit();
         exported_rows_.add({"matching", "csv"}, static_cast<double>(rows.size()));
         return out;
@@ -666,19 +657,10 @@ class SegmentsApi {
       PageWriter writer(page);
       std::size_t shown = 0;
       for (const auto& row : rows) {
-        JsonWriter w;
-        w.begin_object()
-            .field("donor_id", row[1].as<std::int64_t>())
-            .field("source", row[2].c_str())
-            .field("ref", text_or_null(row[3]))
-            .field("campaign_ref", row[4].c_str())
-            .field("group", row[5].c_str())
-            .field("expected_value", row[6].c_str())
-            .end_object();
-        if (!writer.add(row[0].c_str(), w.take())) break;
+        if (!writer.add(row[0].c_str(), item_json(row, kAssignmentColumns))) break;
         ++shown;
       }
-      record_audit(tx, ctx_.service, req.actor, "matching.export", entity, write_details(shown));
+      record_audit(tx, ctx_.service, req.actor, "matching.export", entity, details(shown));
       tx.commit();
       exported_rows_.add({"matching", "json"}, static_cast<double>(shown));
       return http::json_response(200, writer.finish());
@@ -837,12 +819,6 @@ class SegmentsApi {
     return "text";
   }
 
-  // The id out of a segment's JSON text ({"id":N,...}).
-  static std::string id_of(const std::string& segment_json) {
-    auto doc = parse_json(segment_json);
-    return std::to_string((*doc)["id"].GetInt64());
-  }
-
   static void lock_editable(pqxx::work& tx, std::int64_t id) {
     auto seg = tx.exec_params(sql::kLockSegment, id);
     if (seg.empty()) throw not_found("No such segment.");
@@ -850,7 +826,7 @@ class SegmentsApi {
       throw conflict("Built-in segments are read-only; create a segment of your own instead.");
   }
 
-  static std::string csv_header(const std::vector<Column>& cols) {
+  static std::string csv_header(std::span<const Column> cols) {
     std::string out;
     for (std::size_t i = 0; i < cols.size(); ++i) {
       if (i > 0) out += ',';
@@ -859,8 +835,7 @@ class SegmentsApi {
     return out + "\r\n";
   }
 
-  static void append_csv_row(std::string& out, const pqxx::row& row,
-                             const std::vector<Column>& cols) {
+  static void append_csv_row(std::string& out, const pqxx::row& row, std::span<const Column> cols) {
     for (std::size_t i = 0; i < cols.size(); ++i) {
       if (i > 0) out += ',';
       const auto& f = row[cols[i].index];
@@ -869,15 +844,17 @@ class SegmentsApi {
     out += "\r\n";
   }
 
-  static std::string item_json(const pqxx::row& row, const std::vector<Column>& cols) {
+  // One export row as a JSON object: the first column (the donor id) a number, the others
+  // text or null.
+  static std::string item_json(const pqxx::row& row, std::span<const Column> cols) {
     JsonWriter w;
     w.begin_object();
-    for (const auto& col : cols) {
-      const auto& f = row[col.index];
-      if (col.index == 0) {
-        w.field(col.name, f.as<std::int64_t>());
+    for (std::size_t i = 0; i < cols.size(); ++i) {
+      const auto& f = row[cols[i].index];
+      if (i == 0) {
+        w.field(cols[i].name, f.as<std::int64_t>());
       } else {
-        w.field(col.name, text_or_null(f));
+        w.field(cols[i].name, text_or_null(f));
       }
     }
     w.end_object();

@@ -16,10 +16,11 @@ inline const std::string kSegmentJson = R"sql(json_build_object(
   'refreshed_at', to_char(s.refreshed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
   'members', s.members)::text)sql";
 
-// $1 name, $2 description, $3 rule (jsonb text), $4 actor -> JSON.
+// $1 name, $2 description, $3 rule (jsonb text), $4 actor -> (id, JSON); no row when the name
+// is taken.
 inline const std::string kInsertSegment =
     "INSERT INTO segments.segments AS s (name, description, rule, created_by) "
-    "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT DO NOTHING RETURNING " +
+    "VALUES ($1, $2, $3::jsonb, $4) ON CONFLICT DO NOTHING RETURNING s.id, " +
     kSegmentJson;
 
 // $1 after id, $2 limit -> (id, JSON).

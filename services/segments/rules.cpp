@@ -216,7 +216,7 @@ class Compiler {
       std::string_view k(it->name.GetString(), it->name.GetStringLength());
       bool ok = false;
       for (auto a : allowed) ok = ok || a == k;
-      if (!ok) error(path + "." + std::string(k.substr(0, 64)), "is not allowed here");
+      if (!ok) error(path + "." + std::string(utf8_prefix(k, 64)), "is not allowed here");
     }
   }
 
@@ -322,7 +322,7 @@ class Compiler {
     const std::string_view name(field.GetString(), field.GetStringLength());
     auto ref = resolve(name);
     if (!ref) {
-      error(path + ".field", "unknown field '" + std::string(name.substr(0, 80)) +
+      error(path + ".field", "unknown field '" + std::string(utf8_prefix(name, 80)) +
                                  "' (see GET /v1/segments/fields)");
       return "false";
     }
@@ -336,8 +336,8 @@ class Compiler {
     bool known = false;
     for (auto a : allowed) known = known || a == op;
     if (!known) {
-      error(path + ".op", "'" + op.substr(0, 20) + "' is not an operator for " + std::string(name) +
-                              "; use one of " + join(allowed));
+      error(path + ".op", "'" + std::string(utf8_prefix(op, 20)) + "' is not an operator for " +
+                              std::string(name) + "; use one of " + join(allowed));
       return "false";
     }
     const JsonValue* value = member(v, "value");
@@ -457,6 +457,12 @@ bool is_computable(std::string_view catalogue_name) {
   for (const auto& f : kCatalogueSql)
     if (f.name == catalogue_name) return true;
   return false;
+}
+
+std::string_view utf8_prefix(std::string_view text, std::size_t max) {
+  if (text.size() <= max) return text;
+  while (max > 0 && (static_cast<unsigned char>(text[max]) & 0xC0U) == 0x80U) --max;
+  return text.substr(0, max);
 }
 
 bool is_target_name(std::string_view name) {

@@ -79,4 +79,8 @@ std::string member_query(const CompiledRule& rule, std::string_view values_param
 std::optional<std::string> target_name(const JsonValue& target);
 bool is_target_name(std::string_view name);
 
+// At most `max` bytes of valid UTF-8 `text`, not cutting a character: for echoing a client's
+// names in error messages, which must stay valid UTF-8.
+std::string_view utf8_prefix(std::string_view text, std::size_t max);
+
 }  // namespace gabe::segments

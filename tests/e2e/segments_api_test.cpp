@@ -1,7 +1,13 @@
 // The segments API around the rules: CRUD and roles, the built-in RFM and lifecycle segments,
-// and the consented exports (columns per channel, RFC 4180 CSV, audit entries).
+// the consented exports (columns per channel, RFC 4180 CSV, audit entries), and hostile input
+// on every route (no or a wrong role, invalid UTF-8, oversized values, a stalled database).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <thread>
+#include <tuple>
+
+#include "gabe/text.hpp"
 #include "segments_fixture.hpp"
 
 namespace gabe::test {
@@ -174,9 +180,12 @@ TEST_F(SegmentsApi, BuiltinSegmentsAreReadOnlyAndMatchTheirDefinitions) {
   auto frequency = [](const Facts& f) { return f.gift_count; };
   auto monetary = [](const Facts& f) { return f.total; };
   for (int q : {1, 3, 5}) {
-    for (const auto& [letter, value_of] :
+    for (const auto& quintile_of :
          std::vector<std::pair<std::string, std::function<std::int64_t(const Facts&)>>>{
              {"R", recency}, {"F", frequency}, {"M", monetary}}) {
+      // Not a structured binding: clang before 16 cannot capture one in the lambda below.
+      const auto& letter = quintile_of.first;
+      const auto& value_of = quintile_of.second;
       SCOPED_TRACE(letter + std::to_string(q));
       const auto id = id_of("RFM " + letter + std::to_string(q));
       refresh(id);
@@ -330,6 +339,275 @@ TEST_F(SegmentsScheduler, KeepsTheBuiltinSegmentsFresh) {
   EXPECT_EQ(members(lapsed), expected([](auto&, auto& f) {
               return f.last_days_ago && *f.last_days_ago >= 365 && *f.last_days_ago <= 729;
             }));
+}
+
+// A valid matching request (one campaign).
+const std::string kRunBody =
+    R"({"campaigns": [{"campaign_ref": "c1", "target": "give_90d", "capacity": 5,
+        "cost_per_contact": "1.00", "channel": "post"}]})";
+
+// Every route asks for its role before anything else: no token or an unknown one is 401, a
+// viewer on a fundraiser route is 403 and changes nothing, an admin passes everywhere.
+TEST_F(SegmentsApi, EveryRouteAsksForItsRole) {
+  const auto id = std::to_string(create_segment(R"({"all": []})"));
+  const std::string segment = R"({"name": "viewer's", "rule": {"all": []}})";
+  const std::string appeals = R"({"campaign_ref": "c1", "sent_on": "2026-11-20"})";
+  // (method, target, body, fundraiser only)
+  const std::vector<std::tuple<std::string, std::string, std::string, bool>> routes{
+      {"GET", "/v1/segments", "", false},
+      {"GET", "/v1/segments/fields", "", false},
+      {"GET", "/v1/segments/" + id, "", false},
+      {"GET", "/v1/segments/" + id + "/refreshes", "", false},
+      {"GET", "/v1/matching/runs", "", false},
+      {"GET", "/v1/matching/runs/1", "", false},
+      {"GET", "/v1/campaigns/c1/results", "", false},
+      {"POST", "/v1/segments", segment, true},
+      {"PUT", "/v1/segments/" + id, segment, true},
+      {"DELETE", "/v1/segments/" + id, "", true},
+      {"POST", "/v1/segments/" + id + "/refresh", "", true},
+      {"GET", "/v1/segments/" + id + "/members", "", true},
+      {"GET", "/v1/segments/" + id + "/members?format=csv&channel=post", "", true},
+      {"POST", "/v1/matching/runs", kRunBody, true},
+      {"GET", "/v1/matching/runs/1/assignments?format=csv", "", true},
+      {"POST", "/v1/matching/runs/1/record-appeals", appeals, true},
+  };
+  for (const auto& [method, target, body, fundraiser_only] : routes) {
+    SCOPED_TRACE(std::string(method).append(" ").append(target));
+    std::vector<std::pair<std::string, std::string>> json_type;
+    if (!body.empty()) json_type.emplace_back("Content-Type", "application/json");
+    EXPECT_EQ(client_->request(method, target, json_type, body).status, 401);
+    auto bad = json_type;
+    bad.emplace_back("Authorization", "Bearer gabe_not_a_token");
+    EXPECT_EQ(client_->request(method, target, bad, body).status, 401);
+    const auto as_viewer = call(method, target, body, viewer_token_).status;
+    if (fundraiser_only) {
+      EXPECT_EQ(as_viewer, 403);
+    } else {
+      EXPECT_TRUE(as_viewer == 200 || as_viewer == 404) << as_viewer;
+    }
+    if (method == "GET") {
+      const auto as_admin = call(method, target, "", admin_token_).status;
+      EXPECT_TRUE(as_admin == 200 || as_admin == 404) << as_admin;
+    }
+  }
+  // Nothing a refused request asked for happened.
+  EXPECT_EQ(sql("SELECT name FROM segments.segments WHERE id = " + id), "segment 1");
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.segments WHERE name = 'viewer''s'"), "0");
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.refreshes"), "0");
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.matching_runs"), "0");
+  EXPECT_EQ(sql("SELECT count(*) FROM gabe.audit_log WHERE action LIKE '%.export'"), "2");
+}
+
+// Text that is not valid UTF-8 (raw bytes, a lone surrogate escape) is a 400 wherever it comes
+// in: a body, a query parameter, a path parameter; NUL is a 422. Nothing is written.
+TEST_F(SegmentsApi, InvalidUtf8AndNulAreRefusedOnEveryRoute) {
+  const auto id = std::to_string(create_segment(R"({"all": []})"));
+  const std::string before = sql("SELECT count(*) FROM segments.segments");
+  for (const std::string& bad : {std::string("\xff"), std::string("\xc3") + "(",
+                                 std::string("\xed\xa0\x80"), std::string("\\udc00")}) {
+    SCOPED_TRACE(bad);
+    EXPECT_EQ(
+        call("POST", "/v1/segments", R"({"name": "n)" + bad + R"(", "rule": {"all": []}})").status,
+        400);
+    EXPECT_EQ(call("POST", "/v1/segments",
+                   R"({"name": "n", "rule": {"field": "language", "op": "=", "value": ")" + bad +
+                       R"("}})")
+                  .status,
+              400);
+    EXPECT_EQ(call("PUT", "/v1/segments/" + id,
+                   R"({"name": "n", "description": ")" + bad + R"(", "rule": {"all": []}})")
+                  .status,
+              400);
+    EXPECT_EQ(call("POST", "/v1/matching/runs",
+                   R"({"campaigns": [{"campaign_ref": ")" + bad +
+                       R"(", "target": "give_90d", "capacity": 5, "cost_per_contact": "1.00",
+                       "channel": "post"}]})")
+                  .status,
+              400);
+    EXPECT_EQ(call("POST", "/v1/matching/runs/1/record-appeals",
+                   R"({"campaign_ref": ")" + bad + R"(", "sent_on": "2026-11-20"})")
+                  .status,
+              400);
+  }
+  EXPECT_EQ(call("GET", "/v1/campaigns/%FF/results", "", viewer_token_).status, 400);
+  EXPECT_EQ(call("GET", "/v1/campaigns/%C3%28/results", "", viewer_token_).status, 400);
+  EXPECT_EQ(call("GET", "/v1/matching/runs/1/assignments?campaign_ref=%ED%A0%80").status, 400);
+  EXPECT_EQ(call("GET", "/v1/segments/" + id + "/members?channel=%FF").status, 400);
+  // NUL is valid UTF-8 but no PostgreSQL text: a 422 naming the field.
+  auto nul = call("POST", "/v1/segments", R"({"name": "a\u0000b", "rule": {"all": []}})");
+  EXPECT_EQ(nul.status, 422) << nul.body;
+  EXPECT_NE(nul.body.find("\"name\""), std::string::npos) << nul.body;
+  EXPECT_EQ(call("POST", "/v1/matching/runs",
+                 R"({"campaigns": [{"campaign_ref": "a\u0000", "target": "give_90d",
+                     "capacity": 5, "cost_per_contact": "1.00", "channel": "post"}]})")
+                .status,
+            422);
+  EXPECT_EQ(call("GET", "/v1/campaigns/a%00b/results", "", viewer_token_).status, 400);
+  // Long names that errors echo are shortened whole characters at a time: the 422 stays valid
+  // UTF-8 (an unknown key of the body, of a campaign and of a rule; an unknown field and
+  // operator).
+  const std::string long_name = std::string(63, 'k') + "\u00e9\u00e9";
+  for (const std::string& body : {
+           R"({"name": "n", "rule": {"all": []}, ")" + long_name + R"(": 1})",
+           R"({"campaigns": [{"campaign_ref": "a", "target": "give_90d", "capacity": 5,
+               "cost_per_contact": "1.00", "channel": "post", ")" +
+               long_name + R"(": 1}]})",
+           R"({"name": "n", "rule": {"all": [], ")" + long_name + R"(": 1}})",
+           R"({"name": "n", "rule": {"field": ")" + std::string(79, 'f') +
+               R"(\u00e9", "op": "=", "value": 1}})",
+           R"({"name": "n", "rule": {"field": "gift_count", "op": ")" + std::string(19, 'o') +
+               R"(\u00e9", "value": 1}})",
+       }) {
+    const auto target =
+        body.find("campaigns") != std::string::npos ? "/v1/matching/runs" : "/v1/segments";
+    auto r = call("POST", target, body);
+    EXPECT_EQ(r.status, 422) << body;
+    EXPECT_TRUE(is_valid_utf8(r.body)) << r.body;
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.segments"), before);
+  EXPECT_EQ(sql("SELECT name FROM segments.segments WHERE id = " + id), "segment 1");
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.matching_runs"), "0");
+}
+
+// Oversized values: a body over GABE_HTTP_BODY_LIMIT is a 413, a field over its limit a 422
+// (name, description, campaign_ref, the number of campaigns, a rule's conditions and `in`
+// list); a rule at its limits is accepted.
+TEST_F(SegmentsApi, OversizedBodiesAndValuesAreRefused) {
+  const std::string before = sql("SELECT count(*) FROM segments.segments");
+  auto segment = [](const std::string& name, const std::string& rule,
+                    const std::string& description = "") {
+    return R"({"name": ")" + name + R"(", "description": ")" + description + R"(", "rule": )" +
+           rule + "}";
+  };
+  EXPECT_EQ(
+      call("POST", "/v1/segments", segment("big", R"({"all": []})", std::string(2 << 20, 'x')))
+          .status,
+      413);
+  EXPECT_EQ(call("POST", "/v1/segments", segment(std::string(201, 'n'), R"({"all": []})")).status,
+            422);
+  EXPECT_EQ(
+      call("POST", "/v1/segments", segment("n", R"({"all": []})", std::string(2001, 'd'))).status,
+      422);
+  // 101 conditions; an `in` of 1001 values; 9 levels of nesting.
+  std::string conditions;
+  for (int i = 0; i < 101; ++i)
+    conditions += std::string(i > 0 ? ", " : "") +
+                  R"({"field": "gift_count", "op": "=", "value": )" + std::to_string(i) + "}";
+  auto r = call("POST", "/v1/segments", segment("many", R"({"any": [)" + conditions + "]}"));
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("more than 100 conditions"), std::string::npos) << r.body.substr(0, 500);
+  std::string values;
+  for (int i = 0; i < 1001; ++i) values += std::string(i > 0 ? "," : "") + std::to_string(i);
+  r = call("POST", "/v1/segments",
+           segment("long", R"({"field": "gift_count", "op": "in", "value": [)" + values + "]}"));
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("more than 1000 values"), std::string::npos) << r.body.substr(0, 500);
+  // A consent condition inside `levels` nots.
+  auto nots = [](int levels) {
+    std::string rule = R"({"consent": "post"})";
+    for (int i = 0; i < levels; ++i) rule.insert(0, R"({"not": )").append("}");
+    return rule;
+  };
+  r = call("POST", "/v1/segments", segment("deep", nots(8)));
+  EXPECT_EQ(r.status, 422);
+  EXPECT_NE(r.body.find("nests deeper than 8"), std::string::npos) << r.body;
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.segments"), before);
+  // At the limits: 100 conditions, 1000 values, 8 levels.
+  conditions = conditions.substr(0, conditions.rfind(", {"));
+  EXPECT_EQ(
+      call("POST", "/v1/segments", segment("many", R"({"any": [)" + conditions + "]}")).status,
+      201);
+  values = values.substr(0, values.rfind(','));
+  EXPECT_EQ(
+      call("POST", "/v1/segments",
+           segment("long", R"({"field": "gift_count", "op": "in", "value": [)" + values + "]}"))
+          .status,
+      201);
+  EXPECT_EQ(call("POST", "/v1/segments", segment("deep", nots(7))).status, 201);
+
+  // Matching: 21 campaigns, a campaign_ref of 257 bytes.
+  std::string campaigns;
+  for (int i = 0; i < 21; ++i)
+    campaigns += std::string(i > 0 ? ", " : "") + R"({"campaign_ref": "c)" + std::to_string(i) +
+                 R"(", "target": "give_90d", "capacity": 5, "cost_per_contact": "1.00",
+                   "channel": "post"})";
+  EXPECT_EQ(call("POST", "/v1/matching/runs", R"({"campaigns": [)" + campaigns + "]}").status, 422);
+  EXPECT_EQ(call("POST", "/v1/matching/runs",
+                 R"({"campaigns": [{"campaign_ref": ")" + std::string(257, 'c') +
+                     R"(", "target": "give_90d", "capacity": 5, "cost_per_contact": "1.00",
+                     "channel": "post"}]})")
+                .status,
+            422);
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.matching_runs"), "0");
+}
+
+// A stalled database (tables locked by another session) never hangs a request: ordinary
+// requests get a 503 with Retry-After after the lock limit (3 s), refreshes, matching runs and
+// CSV exports after GABE_SEGMENTS_JOB_SECONDS; nothing is half-written, and the service works
+// again once the lock is gone.
+class SegmentsStall : public SegmentsTest {
+ protected:
+  SegmentsStall() { settings_["GABE_SEGMENTS_JOB_SECONDS"] = "10"; }  // the smallest allowed
+};
+
+TEST_F(SegmentsStall, LockedTablesGive503WithRetryAfterAndTheServiceRecovers) {
+  seed_donors(20, 6);
+  const auto id = std::to_string(create_segment(R"({"all": []})"));
+  const std::string segments_before = sql("SELECT count(*) FROM segments.segments");
+  const std::string audit_before = sql("SELECT count(*) FROM gabe.audit_log");
+  pqxx::connection locker(owner_url_);
+  pqxx::work lock(locker);
+  lock.exec("LOCK TABLE segments.segments, segments.matching_runs IN ACCESS EXCLUSIVE MODE");
+
+  const std::vector<std::tuple<std::string, std::string, std::string>> requests{
+      {"POST", "/v1/segments", R"({"name": "while locked", "rule": {"all": []}})"},
+      {"GET", "/v1/segments/" + id, ""},
+      {"PUT", "/v1/segments/" + id, R"({"name": "renamed", "rule": {"all": []}})"},
+      {"POST", "/v1/segments/" + id + "/refresh", ""},
+      {"GET", "/v1/segments/" + id + "/members?format=csv", ""},
+      {"POST", "/v1/matching/runs", kRunBody},
+      {"GET", "/v1/matching/runs", ""},
+      {"GET", "/v1/campaigns/c1/results", ""},
+  };
+  std::vector<HttpResponse> answers(requests.size());
+  std::vector<double> seconds(requests.size(), 0);
+  std::vector<std::thread> senders;
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    senders.emplace_back([&, i] {
+      const auto& [method, target, body] = requests[i];
+      std::vector<std::pair<std::string, std::string>> headers{
+          {"Authorization", "Bearer " + fundraiser_token_}};
+      if (!body.empty()) headers.emplace_back("Content-Type", "application/json");
+      const auto start = std::chrono::steady_clock::now();
+      try {
+        HttpClient c(service_->port(), 60000);
+        answers[i] = c.request(method, target, headers, body);
+      } catch (const std::exception&) {
+        // status stays 0: no answer
+      }
+      seconds[i] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    });
+  }
+  for (auto& t : senders) t.join();
+  lock.abort();
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    SCOPED_TRACE(std::get<0>(requests[i]) + " " + std::get<1>(requests[i]));
+    EXPECT_EQ(answers[i].status, 503) << answers[i].body;
+    EXPECT_TRUE(answers[i].header("retry-after").has_value());
+    // The job limit (10 s) plus the wait for a connection and a loaded machine's slack.
+    EXPECT_LT(seconds[i], 20.0);
+  }
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.segments"), segments_before);
+  EXPECT_EQ(sql("SELECT name FROM segments.segments WHERE id = " + id), "segment 1");
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.refreshes"), "0");
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.matching_runs"), "0");
+  EXPECT_EQ(sql("SELECT count(*) FROM gabe.audit_log"), audit_before);
+
+  // The lock gone, the same requests work.
+  EXPECT_EQ((*refresh(std::stoll(id)))["members"].GetInt64(),
+            static_cast<std::int64_t>(expected([](auto&, auto&) { return true; }).size()));
+  EXPECT_EQ(call("GET", "/v1/segments/" + id + "/members?format=csv").status, 200);
+  EXPECT_EQ(call("POST", "/v1/matching/runs", kRunBody).status, 201);
 }
 
 }  // namespace

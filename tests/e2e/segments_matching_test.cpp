@@ -244,6 +244,20 @@ TEST_F(Matching, AssignmentExportsAreAuditedAndErasureRemovesAssignments) {
                 "entity = 'matching_run:" +
                 id + "'"),
             R"({"rows": 5, "format": "csv", "channel": null})");
+  // One campaign's assignments as JSON: only its rows, and the audit entry names it.
+  auto one = call("GET", "/v1/matching/runs/" + id + "/assignments?campaign_ref=spring-mail");
+  ASSERT_EQ(one.status, 200) << one.body;
+  const auto one_doc = json(one);
+  ASSERT_EQ((*one_doc)["items"].Size(), 2u);
+  for (const auto& item : (*one_doc)["items"].GetArray()) {
+    EXPECT_STREQ(item["campaign_ref"].GetString(), "spring-mail");
+    EXPECT_STREQ(item["source"].GetString(), "crm");
+    EXPECT_TRUE(item["donor_id"].IsInt64());
+  }
+  EXPECT_EQ(sql("SELECT details::text FROM gabe.audit_log WHERE action = 'matching.export' AND "
+                "entity = 'matching_run:" +
+                id + "' ORDER BY id DESC LIMIT 1"),
+            R"({"rows": 2, "format": "json", "channel": null, "campaign_ref": "spring-mail"})");
   EXPECT_EQ(call("GET", "/v1/matching/runs/" + id + "/assignments", "", viewer_token_).status, 403);
 
   EXPECT_NE(sql("SELECT gabe.export_donor(3)->>'matching_assignments'").find("spring-post"),

@@ -13,6 +13,7 @@
 #include "csv.hpp"
 #include "gabe/features.hpp"
 #include "gabe/json.hpp"
+#include "gabe/text.hpp"
 #include "matching.hpp"
 #include "results.hpp"
 #include "rules.hpp"
@@ -145,7 +146,7 @@ TEST(SegmentRules, UnknownFieldsBadOperatorsAndWrongTypesAreNamed) {
 
 TEST(SegmentRules, DepthAndSizeAreLimited) {
   std::string deep = R"({"consent": "post"})";
-  for (int i = 0; i < 8; ++i) deep = R"({"not": )" + deep + "}";
+  for (int i = 0; i < 8; ++i) deep.insert(0, R"({"not": )").append("}");
   auto e = errors_of(deep);
   ASSERT_FALSE(e.empty());
   EXPECT_NE(e[0].message.find("nests deeper"), std::string::npos);
@@ -163,6 +164,16 @@ TEST(SegmentRules, DepthAndSizeAreLimited) {
   EXPECT_TRUE(has_error(e, "rule.value", "NUL"));
   e = errors_of(R"(["not", "an", "object"])");
   EXPECT_TRUE(has_error(e, "rule", "must be an object"));
+}
+
+TEST(SegmentRules, EchoedNamesAreCutBetweenCharacters) {
+  EXPECT_EQ(utf8_prefix("abc", 5), "abc");
+  EXPECT_EQ(utf8_prefix("ab\u00e9", 3), "ab");  // not half of the é
+  EXPECT_EQ(utf8_prefix("a\u20ac", 3), "a");    // nor two thirds of the €
+  EXPECT_EQ(utf8_prefix("a\u20ac", 4), "a\u20ac");
+  const auto e = errors_of(R"({"field": ")" + std::string(79, 'f') + R"(\u00e9", "op": "="})");
+  ASSERT_EQ(e.size(), 1u);
+  EXPECT_TRUE(is_valid_utf8(e[0].message)) << e[0].message;
 }
 
 TEST(SegmentRules, TargetNamesFromNamesAndObjects) {
@@ -249,8 +260,9 @@ TEST(SegmentMatching, RandomCasesNeverBreakTheConstraintsOrTheBound) {
       if (seen.size() >= 5 * campaigns) break;
     }
     std::vector<std::int64_t> caps;
-    for (std::size_t k = 0; k < campaigns; ++k) caps.push_back(1 + rng() % 3);
-    const std::int64_t asks = 1 + rng() % 2;
+    for (std::size_t k = 0; k < campaigns; ++k)
+      caps.push_back(static_cast<std::int64_t>(1 + rng() % 3));
+    const auto asks = static_cast<std::int64_t>(1 + rng() % 2);
     auto r = greedy_match(cands, caps, asks);
     const double best = optimum(cands, caps, asks);
     EXPECT_LE(r.value, best + 1e-9);
