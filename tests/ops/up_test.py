@@ -214,8 +214,16 @@ def main():
         prom = e.get("GABE_PROMETHEUS_URL", "")
         if shutil.which("prometheus"):
             check(prom and prom in output, "Prometheus is installed but was not started or not printed")
-            targets = json.loads(http(prom + "/api/v1/targets")[2])["data"]["activeTargets"]
-            jobs = sorted(t["labels"]["job"] for t in targets)
+            # Prometheus discovers its targets a moment after it says it is ready: ask until
+            # all four are there, for at most 30 s.
+            want = sorted(f"gabe-{s}" for s in SERVICES)
+            deadline = time.monotonic() + 30
+            while True:
+                targets = json.loads(http(prom + "/api/v1/targets")[2])["data"]["activeTargets"]
+                jobs = sorted(t["labels"]["job"] for t in targets)
+                if jobs == want or time.monotonic() > deadline:
+                    break
+                time.sleep(0.5)
             check(jobs == sorted(f"gabe-{s}" for s in SERVICES), f"Prometheus scrapes {jobs}")
             print(f"prometheus: scrapes {', '.join(jobs)}")
         else:

@@ -289,42 +289,48 @@ TEST(EventBatcher, ARejectedMergeIsNoBarrier) {
   EXPECT_EQ(batches[1].size(), 2u);
 }
 
-// A second writer waits at most the linger time for its batch to fill, while another batch is
-// still being applied; a lone request is not kept waiting at all.
+// A second writer waits for company at most the linger time while another batch is still being
+// applied. The bounds are wide: under sanitizers on a loaded machine threads start late.
 TEST(EventBatcher, TheWaitForMoreEventsIsBounded) {
   FakeDatabase db;
   EventBatcher batcher(through(db), 3, 3, 150ms);
+  db.close_gate();
+  std::thread held([&] { batcher.apply(make_event("held")); });
+  ASSERT_TRUE(wait_for_batches(db, 1));
+  const auto started = std::chrono::steady_clock::now();
+  std::thread late([&] { batcher.apply(make_event("late")); });
+  ASSERT_TRUE(wait_for_batches(db, 2));
+  const auto waited = std::chrono::steady_clock::now() - started;
+  db.open_gate();
+  held.join();
+  late.join();
+  EXPECT_GE(waited, 140ms);
+  EXPECT_LT(waited, 4s);
+  EXPECT_EQ(db.batches()[1], std::vector<std::string>{"late"});
+}
+
+// A lone request and a full batch go at once: with a linger time of a minute, anything that
+// waited for it would miss the five-second window of wait_for_batches.
+TEST(EventBatcher, ALoneRequestAndAFullBatchDoNotWaitForTheLingerTime) {
+  FakeDatabase db;
+  EventBatcher batcher(through(db), 3, 3, 60s);
   {
     const auto started = std::chrono::steady_clock::now();
     batcher.apply(make_event("alone"));
-    EXPECT_LT(std::chrono::steady_clock::now() - started, 100ms) << "a lone request waited";
+    EXPECT_LT(std::chrono::steady_clock::now() - started, 5s) << "a lone request waited";
   }
   db.close_gate();
   std::thread held([&] { batcher.apply(make_event("held")); });
   ASSERT_TRUE(wait_for_batches(db, 2));
-  // The held batch is being applied: the next request waits for company, but not longer
-  // than the linger time.
-  auto started = std::chrono::steady_clock::now();
-  std::thread late([&] { batcher.apply(make_event("late")); });
-  ASSERT_TRUE(wait_for_batches(db, 3));
-  auto waited = std::chrono::steady_clock::now() - started;
-  EXPECT_GE(waited, 140ms);
-  EXPECT_LT(waited, 1500ms);
-  // A full batch goes at once, whatever the linger time.
   std::vector<std::thread> full;
-  started = std::chrono::steady_clock::now();
   for (const auto* id : {"f1", "f2", "f3"})
     full.emplace_back([&, id] { batcher.apply(make_event(id)); });
-  ASSERT_TRUE(wait_for_batches(db, 4));
-  waited = std::chrono::steady_clock::now() - started;
+  const bool went = wait_for_batches(db, 3);
   db.open_gate();
   held.join();
-  late.join();
   for (auto& f : full) f.join();
-  const auto batches = db.batches();
-  EXPECT_EQ(batches[2], std::vector<std::string>{"late"});
-  EXPECT_EQ(batches[3].size(), 3u);
-  EXPECT_LT(waited, 140ms) << "a full batch waited for the linger time";
+  ASSERT_TRUE(went) << "a full batch waited for the linger time";
+  EXPECT_EQ(db.batches()[2].size(), 3u);
 }
 
 }  // namespace
