@@ -2,7 +2,6 @@
 
 #include <map>
 #include <string>
-#include <typeinfo>
 
 #include "gabe/log.hpp"
 #include "queries.hpp"
@@ -30,31 +29,11 @@ Scheduler::Scheduler(db::Pool& pool, Metrics& metrics, GrantsSettings settings,
                                "Deadline occurrences by state and by how soon they are due "
                                "(7d: before now + 7 days, overdue ones included; 30d; later)",
                                {"state", "window"})) {
-  thread_ = std::thread([this] { run(); });
-}
-
-Scheduler::~Scheduler() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Scheduler::run() {
-  for (;;) {
-    try {
-      round();
-    } catch (const std::exception& e) {
-      // The next round tries again; a database that is away is no reason to stop.
-      log::warn("grants scheduler round failed", {{"kind", typeid(e).name()}});
-    }
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (wake_.wait_for(lock, std::chrono::seconds(settings_.scheduler_seconds),
-                       [this] { return stop_; }))
-      return;
-  }
+  worker_.start(std::chrono::seconds(settings_.scheduler_seconds), "grants scheduler round failed",
+                [this] {
+                  round();
+                  return false;
+                });
 }
 
 void Scheduler::round() {

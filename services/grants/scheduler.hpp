@@ -4,14 +4,12 @@
 // tombstones older than GABE_GRANTS_TOMBSTONE_DAYS.
 #pragma once
 
-#include <condition_variable>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "gabe/db.hpp"
 #include "gabe/metrics.hpp"
+#include "gabe/periodic.hpp"
 #include "grants_settings.hpp"
 
 namespace gabe::grants {
@@ -21,12 +19,10 @@ class Scheduler {
   // `enqueued` is called after a round that wrote outbox messages (to wake the dispatcher).
   Scheduler(db::Pool& pool, Metrics& metrics, GrantsSettings settings,
             std::function<void()> enqueued);
-  ~Scheduler();
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
  private:
-  void run();
   void round();
 
   db::Pool& pool_;
@@ -34,10 +30,7 @@ class Scheduler {
   std::string offsets_;  // settings_.reminder_offsets as an integer[] literal
   std::function<void()> enqueued_;
   Gauge deadlines_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
+  PeriodicWorker worker_;  // last: stopped before anything a round uses is destroyed
 };
 
 }  // namespace gabe::grants

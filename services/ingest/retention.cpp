@@ -1,7 +1,6 @@
 #include "retention.hpp"
 
 #include <chrono>
-#include <typeinfo>
 
 #include "gabe/config.hpp"
 #include "gabe/json.hpp"
@@ -90,50 +89,28 @@ RetentionLoop::RetentionLoop(db::Pool& pool, Metrics& metrics, RetentionSettings
   // Both states are exported from the start, so a rate() has a zero to start from.
   purged_.add({"processed"}, 0);
   purged_.add({"rejected"}, 0);
-  if (settings_.interval_seconds > 0) thread_ = std::thread([this] { run(); });
+  if (settings_.interval_seconds > 0)
+    worker_.start(std::chrono::seconds(settings_.interval_seconds), "inbox purge failed", [this] {
+      round();
+      return false;
+    });
 }
 
-RetentionLoop::~RetentionLoop() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
-}
-
-bool RetentionLoop::stopping() {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return stop_;
-}
-
-void RetentionLoop::run() {
+void RetentionLoop::round() {
   const WithConnection with_pool = [this](const std::function<void(pqxx::connection&)>& work) {
     pool_.run([&](pqxx::connection& c) { work(c); });
   };
-  for (;;) {
-    try {
-      PurgeHooks hooks;
-      hooks.stop = [this] { return stopping(); };
-      hooks.batch = [this](const PurgeResult& one) {
-        purged_.add({"processed"}, static_cast<double>(one.processed));
-        purged_.add({"rejected"}, static_cast<double>(one.rejected));
-      };
-      auto r =
-          purge_inbox(with_pool, settings_.days, settings_.batch, "gabe-ingest:retention", hooks);
-      last_success_.set({}, static_cast<double>(now_epoch_seconds()));
-      if (r.total() > 0) {
-        log::info("inbox purged",
-                  {{"processed", r.processed}, {"rejected", r.rejected}, {"batches", r.batches}});
-      }
-    } catch (const std::exception& e) {
-      // The next interval tries again; a database that is away is no reason to stop.
-      log::warn("inbox purge failed", {{"kind", typeid(e).name()}});
-    }
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (wake_.wait_for(lock, std::chrono::seconds(settings_.interval_seconds),
-                       [this] { return stop_; }))
-      return;
+  PurgeHooks hooks;
+  hooks.stop = [this] { return worker_.stopping(); };
+  hooks.batch = [this](const PurgeResult& one) {
+    purged_.add({"processed"}, static_cast<double>(one.processed));
+    purged_.add({"rejected"}, static_cast<double>(one.rejected));
+  };
+  auto r = purge_inbox(with_pool, settings_.days, settings_.batch, "gabe-ingest:retention", hooks);
+  last_success_.set({}, static_cast<double>(now_epoch_seconds()));
+  if (r.total() > 0) {
+    log::info("inbox purged",
+              {{"processed", r.processed}, {"rejected", r.rejected}, {"batches", r.batches}});
   }
 }
 

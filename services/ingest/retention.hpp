@@ -3,18 +3,16 @@
 // Run by gabe-ingest on an interval and by `gabectl purge` (a Kubernetes CronJob).
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include <pqxx/pqxx>
 
 #include "gabe/config.hpp"
 #include "gabe/db.hpp"
 #include "gabe/metrics.hpp"
+#include "gabe/periodic.hpp"
 
 namespace gabe::ingest {
 
@@ -56,22 +54,17 @@ PurgeResult purge_inbox(const WithConnection& with, long days, long batch, const
 class RetentionLoop {
  public:
   RetentionLoop(db::Pool& pool, Metrics& metrics, RetentionSettings settings);
-  ~RetentionLoop();
   RetentionLoop(const RetentionLoop&) = delete;
   RetentionLoop& operator=(const RetentionLoop&) = delete;
 
  private:
-  void run();
-  bool stopping();
+  void round();
 
   db::Pool& pool_;
   RetentionSettings settings_;
   Counter purged_;
   Gauge last_success_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  std::thread thread_;
+  PeriodicWorker worker_;  // last: stopped before anything a round uses is destroyed
 };
 
 }  // namespace gabe::ingest

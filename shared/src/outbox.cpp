@@ -206,43 +206,13 @@ Dispatcher::Dispatcher(db::Pool& pool, std::string service, DispatcherSettings s
       outcomes_(std::move(outcomes)) {
   // Every outcome is exported from the start, so that rate() and alerts have a zero.
   for (auto outcome : {"delivered", "failed", "dead_letter"}) outcomes_.add({outcome}, 0);
-  thread_ = std::thread([this] { run(); });
-}
-
-Dispatcher::~Dispatcher() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    stop_ = true;
-  }
-  wake_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  // A full batch suggests more are waiting: the next round starts at once.
+  worker_.start(settings_.poll, "webhook delivery round failed",
+                [this] { return deliver_batch() >= settings_.batch; });
 }
 
 void Dispatcher::wake() {
-  {
-    std::lock_guard<std::mutex> lock(mutex_);
-    woken_ = true;
-  }
-  wake_.notify_all();
-}
-
-void Dispatcher::run() {
-  for (;;) {
-    int claimed = 0;
-    try {
-      claimed = deliver_batch();
-    } catch (const std::exception& e) {
-      // The next poll tries again; a database that is away is no reason to stop.
-      log::warn("webhook delivery round failed", {{"kind", typeid(e).name()}});
-    }
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (stop_) return;
-    // A full batch suggests more are waiting: look again at once.
-    if (claimed >= settings_.batch) continue;
-    wake_.wait_for(lock, settings_.poll, [this] { return stop_ || woken_; });
-    woken_ = false;
-    if (stop_) return;
-  }
+  worker_.wake();
 }
 
 int Dispatcher::deliver_batch() {

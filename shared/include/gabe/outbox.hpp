@@ -7,11 +7,8 @@
 #pragma once
 
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
-#include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include <pqxx/pqxx>
@@ -19,6 +16,7 @@
 #include "gabe/config.hpp"
 #include "gabe/db.hpp"
 #include "gabe/metrics.hpp"
+#include "gabe/periodic.hpp"
 #include "gabe/service.hpp"
 
 namespace gabe::outbox {
@@ -82,7 +80,6 @@ int enqueue(pqxx::transaction_base& tx, const std::string& service,
 class Dispatcher {
  public:
   Dispatcher(db::Pool& pool, std::string service, DispatcherSettings settings, Counter outcomes);
-  ~Dispatcher();
   Dispatcher(const Dispatcher&) = delete;
   Dispatcher& operator=(const Dispatcher&) = delete;
 
@@ -90,7 +87,6 @@ class Dispatcher {
   void wake();
 
  private:
-  void run();
   // Claims, sends and records one batch; returns how many were claimed.
   int deliver_batch();
 
@@ -98,11 +94,7 @@ class Dispatcher {
   std::string service_;
   DispatcherSettings settings_;
   Counter outcomes_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stop_ = false;
-  bool woken_ = false;
-  std::thread thread_;
+  PeriodicWorker worker_;  // last: stopped before anything a round uses is destroyed
 };
 
 }  // namespace gabe::outbox
