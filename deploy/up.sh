@@ -187,10 +187,21 @@ demo_ingest() {
   donors=$(api GET /v1/stats ingest | json 'j["donors"]')
   if [ "$donors" = 0 ]; then
     # History up to today, so that scores, segments and the RFM groups look current.
-    "$BIN/gabectl" demo-data --donors "$DEMO_DONORS" --seed 1 --source demo --end-date "$TODAY" 2>/dev/null |
-      curl -sS --fail-with-body -X POST --data-binary @- -H 'Content-Type: application/x-ndjson' \
-        -H "Authorization: Bearer $TOKEN" "$(url ingest)/v1/import" >"$STATE/logs/demo-import.json" ||
-      fail "POST /v1/import: $(head -c 300 "$STATE/logs/demo-import.json")"
+    "$BIN/gabectl" demo-data --donors "$DEMO_DONORS" --seed 1 --source demo --end-date "$TODAY" \
+      >"$STATE/demo.ndjson" 2>/dev/null || fail "gabectl demo-data failed"
+    # A 503 (a database too busy to answer in time, on a loaded machine) is tried again, as
+    # any client of the API should: events already applied come back as duplicates.
+    local attempt status
+    for attempt in 1 2 3; do
+      status=$(curl -sS -o "$STATE/logs/demo-import.json" -w '%{http_code}' -X POST \
+        --data-binary @"$STATE/demo.ndjson" -H 'Content-Type: application/x-ndjson' \
+        -H "Authorization: Bearer $TOKEN" "$(url ingest)/v1/import" 2>"$STATE/logs/curl.err") || status=000
+      [ "$status" = 503 ] && [ "$attempt" -lt 3 ] || break
+      sleep $((attempt * 2))
+    done
+    [ "$status" = 200 ] ||
+      fail "POST /v1/import: $status $(head -c 300 "$STATE/logs/demo-import.json" "$STATE/logs/curl.err" 2>/dev/null)"
+    rm -f "$STATE/demo.ndjson"
     local rejected
     rejected=$(json 'j["rejected"]' <"$STATE/logs/demo-import.json")
     [ "$rejected" = 0 ] || fail "the demo import rejected $rejected events (see $STATE/logs/demo-import.json)"
