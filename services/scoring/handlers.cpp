@@ -113,11 +113,9 @@ class ScoringApi {
     JsonWriter w;
     w.begin_object().key("items").begin_array();
     const auto add = [&](const FeatureInfo& f) {
-      static const char* type_names[] = {"number",  "money", "date",     "days",
-                                         "boolean", "text",  "text_list"};
       w.begin_object()
           .field("name", f.name)
-          .field("type", type_names[static_cast<int>(f.type)])
+          .field("type", feature_type_name(f.type))
           .field("unit", f.unit)
           .field("description", de ? f.description_de : f.description_en)
           .field("model_feature", f.model_feature)

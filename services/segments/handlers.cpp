@@ -394,7 +394,7 @@ class SegmentsApi {
       if (!f.rule_field) continue;
       w.begin_object()
           .field("name", f.name)
-          .field("type", type_name(f.type))
+          .field("type", feature_type_name(f.type))
           .field("unit", f.unit)
           .field("description", f.description_en)
           .field("source", "catalogue")
@@ -403,7 +403,7 @@ class SegmentsApi {
     for (const auto& f : segment_attributes()) {
       w.begin_object()
           .field("name", f.name)
-          .field("type", type_name(f.type))
+          .field("type", feature_type_name(f.type))
           .field("unit", f.type == FeatureType::days ? "days" : "")
           .field("description", f.description_en)
           .field("source", "segments")
@@ -797,26 +797,6 @@ class SegmentsApi {
   bool stop_requested() {
     std::lock_guard lock(mutex_);
     return stopping_;
-  }
-
-  static std::string type_name(FeatureType t) {
-    switch (t) {
-      case FeatureType::number:
-        return "number";
-      case FeatureType::money:
-        return "money";
-      case FeatureType::date:
-        return "date";
-      case FeatureType::days:
-        return "days";
-      case FeatureType::boolean:
-        return "boolean";
-      case FeatureType::text:
-        return "text";
-      case FeatureType::text_list:
-        return "text_list";
-    }
-    return "text";
   }
 
   static void lock_editable(pqxx::work& tx, std::int64_t id) {

@@ -55,6 +55,17 @@ TEST(SegmentRules, EveryCatalogueRuleFieldIsComputable) {
   }
 }
 
+TEST(FeatureTypes, HaveTheNamesBothCataloguesAnswer) {
+  // GET /v1/features of scoring and of segments write these; clients match on them.
+  EXPECT_EQ(feature_type_name(FeatureType::number), "number");
+  EXPECT_EQ(feature_type_name(FeatureType::money), "money");
+  EXPECT_EQ(feature_type_name(FeatureType::date), "date");
+  EXPECT_EQ(feature_type_name(FeatureType::days), "days");
+  EXPECT_EQ(feature_type_name(FeatureType::boolean), "boolean");
+  EXPECT_EQ(feature_type_name(FeatureType::text), "text");
+  EXPECT_EQ(feature_type_name(FeatureType::text_list), "text_list");
+}
+
 TEST(SegmentRules, NoProtectedAttributeIsARuleField) {
   for (auto name : kNeverFeatures) EXPECT_EQ(find_rule_field(name), nullptr) << name;
   for (const auto& f : segment_attributes())
