@@ -433,11 +433,23 @@ JsonWriter& JsonWriter::end_array() {
   impl_->writer.EndArray();
   return *this;
 }
+// Keys and strings that are not valid UTF-8 (a handler echoing a piece of a client's input)
+// are written with U+FFFD for each bad byte: the response must still go out, and be valid.
 JsonWriter& JsonWriter::key(std::string_view k) {
+  if (!is_valid_utf8(k)) {
+    const std::string valid = replace_invalid_utf8(k);
+    impl_->writer.Key(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
+    return *this;
+  }
   impl_->writer.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
   return *this;
 }
 JsonWriter& JsonWriter::value(std::string_view v) {
+  if (!is_valid_utf8(v)) {
+    const std::string valid = replace_invalid_utf8(v);
+    impl_->writer.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
+    return *this;
+  }
   impl_->writer.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
   return *this;
 }

@@ -111,5 +111,26 @@ TEST(JsonWriter, EscapesStrings) {
   EXPECT_EQ(w.take(), R"({"a":"\"quoted\"\n","n":5})");
 }
 
+TEST(JsonWriter, WritesInvalidUtf8WithReplacementCharacters) {
+  const std::string r = "\xef\xbf\xbd";
+  const auto written = [](std::string_view text) {
+    JsonWriter w;
+    w.begin_object().field(text, text).end_object();
+    return w.take();
+  };
+  const auto expect = [](const std::string& text) { return "{\"" + text + "\":\"" + text + "\"}"; };
+  EXPECT_EQ(written("D\xc3\xbc\xe2\x82\xac"), expect("D\xc3\xbc\xe2\x82\xac"));
+  EXPECT_EQ(written("name\xe2\x82"), expect("name" + r + r));  // a cut sequence
+  EXPECT_EQ(written("\xc0\xaf"), expect(r + r));               // overlong
+  EXPECT_EQ(written("\xed\xa0\x80"), expect(r + r + r));       // surrogate
+  EXPECT_EQ(written("a\x80z"), expect("a" + r + "z"));         // lone continuation byte
+  // What is written always parses as valid JSON with valid UTF-8.
+  std::string all;
+  for (int b = 1; b < 256; ++b) all += static_cast<char>(b);
+  JsonWriter w;
+  w.begin_array().value(all).value(std::vector<std::string>{all}).end_array();
+  EXPECT_NO_THROW(parse_json(w.take()));
+}
+
 }  // namespace
 }  // namespace gabe

@@ -24,5 +24,12 @@ TEST(Problem, ServiceUnavailableCarriesRetryAfter) {
   EXPECT_EQ(service_unavailable("down", 2).status(), 503);
 }
 
+TEST(Problem, StaysValidJsonWhateverItEchoes) {
+  auto p = unprocessable("No source 'ab\xe2\x82'.", {{"x\xc3", "is not a field of this request"}});
+  auto doc = parse_json(p.to_json(Language::de));
+  EXPECT_STREQ((*doc)["detail"].GetString(), "No source 'ab\xef\xbf\xbd\xef\xbf\xbd'.");
+  EXPECT_STREQ((*doc)["errors"][0]["field"].GetString(), "x\xef\xbf\xbd");
+}
+
 }  // namespace
 }  // namespace gabe
