@@ -346,7 +346,9 @@ class IngestApi {
     if (!req.body.empty()) {
       req.require_json();
       auto doc = parse_json(req.body);
+      if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
       FieldReader r(*doc);
+      r.refuse_unknown({"full"});
       full = r.boolean("full").value_or(false);
       r.throw_if_errors();
     }

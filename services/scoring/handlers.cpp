@@ -141,6 +141,7 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
+    r.refuse_unknown({"target", "as_of", "params"});
     const auto target = read_target(*doc, r, true);
     const auto as_of_text = r.date("as_of", true);
     std::optional<TrainParams> params;
@@ -212,6 +213,7 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
+    r.refuse_unknown({"reason", "override_fairness"});
     auto reason = r.string("reason", true, 1000);
     if (reason && reason->find_first_not_of(" \t\r\n") == std::string::npos)
       r.add_error("reason", "must say why the model is activated");
@@ -258,6 +260,7 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
+    r.refuse_unknown({"model_id", "target", "as_of"});
     const auto model_id = r.integer("model_id", false, 1, INT32_MAX);
     const auto target = read_target(*doc, r, false);
     if (!model_id && !target && r.ok()) r.add_error("model_id", "model_id or target is required");

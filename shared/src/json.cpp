@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -16,6 +17,9 @@
 namespace gabe {
 
 namespace {
+
+// How much of an unknown key an error message repeats.
+constexpr std::size_t kMaxEchoedKeyBytes = 64;
 
 // Depth of the deepest array/object nesting, counted before RapidJSON sees the text, so that
 // a 10,000-deep document is refused without recursion or large allocations.
@@ -237,6 +241,15 @@ std::string FieldReader::name(std::string_view key) const {
 
 void FieldReader::add_error(std::string_view key, std::string message) {
   errors_.push_back({name(key), std::move(message)});
+}
+
+void FieldReader::refuse_unknown(std::initializer_list<std::string_view> allowed) {
+  if (!object_.IsObject()) return;
+  for (auto it = object_.MemberBegin(); it != object_.MemberEnd(); ++it) {
+    const std::string_view key(it->name.GetString(), it->name.GetStringLength());
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      add_error(utf8_prefix(key, kMaxEchoedKeyBytes), "is not a field of this request");
+  }
 }
 
 const JsonValue* FieldReader::find(std::string_view key, bool required) {

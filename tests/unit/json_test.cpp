@@ -132,5 +132,27 @@ TEST(JsonWriter, WritesInvalidUtf8WithReplacementCharacters) {
   EXPECT_NO_THROW(parse_json(w.take()));
 }
 
+TEST(FieldReader, RefusesUnknownFieldsNamingEach) {
+  auto doc = parse_json(R"({"name": "x", "ownr": "y", "n\u00e4me": 1})");
+  FieldReader r(*doc, "data.");
+  r.refuse_unknown({"name", "owner"});
+  ASSERT_EQ(r.errors().size(), 2u);
+  EXPECT_EQ(r.errors()[0].field, "data.ownr");
+  EXPECT_EQ(r.errors()[0].message, "is not a field of this request");
+  EXPECT_EQ(r.errors()[1].field, "data.n\xc3\xa4me");
+  // A long key is cut to 64 bytes, never inside a character.
+  const std::string key = std::string(63, 'k') + "\xc3\xa4" + std::string(100, 'k');
+  auto long_doc = parse_json("{\"" + key + "\": 1}");
+  FieldReader l(*long_doc);
+  l.refuse_unknown({});
+  ASSERT_EQ(l.errors().size(), 1u);
+  EXPECT_EQ(l.errors()[0].field, std::string(63, 'k'));
+  // Nothing to refuse in a body that is not an object (its type is checked elsewhere).
+  auto array = parse_json("[1]");
+  FieldReader a(*array);
+  a.refuse_unknown({});
+  EXPECT_TRUE(a.ok());
+}
+
 }  // namespace
 }  // namespace gabe
