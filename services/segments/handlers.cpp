@@ -666,6 +666,7 @@ class SegmentsApi {
     rapidjson::Document doc;
     const auto& body = body_object(req, doc);
     FieldReader r(body);
+    r.refuse_unknown({"campaign_ref", "sent_on"});
     auto ref = r.string("campaign_ref", true, 256);
     auto sent_on = r.date("sent_on", true);
     r.throw_if_errors();
