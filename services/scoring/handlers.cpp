@@ -48,21 +48,6 @@ std::string number_text(double v) {
   return buf;
 }
 
-// The body's target, its errors collected in `r`; "is required" only when `required`.
-std::optional<Target> read_target(const JsonValue& body, FieldReader& r, bool required) {
-  const auto* t = member(body, "target");
-  if (t == nullptr) {
-    if (required) r.add_error("target", "is required");
-    return std::nullopt;
-  }
-  try {
-    return parse_target(*t);
-  } catch (const Problem& p) {
-    for (const auto& e : p.errors()) r.add_error(e.field, e.message);
-    return std::nullopt;
-  }
-}
-
 // The day of an as_of text read with FieldReader::date, its errors collected in `r`: a day that
 // is not in the future.
 std::optional<Day> check_as_of(FieldReader& r, const std::optional<std::string>& text) {
@@ -142,7 +127,7 @@ class ScoringApi {
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
     r.refuse_unknown({"target", "as_of", "params"});
-    const auto target = read_target(*doc, r, true);
+    const auto target = read_target(r, *doc, "target", true);
     const auto as_of_text = r.date("as_of", true);
     std::optional<TrainParams> params;
     try {
@@ -262,7 +247,7 @@ class ScoringApi {
     FieldReader r(*doc);
     r.refuse_unknown({"model_id", "target", "as_of"});
     const auto model_id = r.integer("model_id", false, 1, INT32_MAX);
-    const auto target = read_target(*doc, r, false);
+    const auto target = read_target(r, *doc);
     if (!model_id && !target && r.ok()) r.add_error("model_id", "model_id or target is required");
     const auto as_of_text = r.date("as_of");
     const auto as_of = as_of_text ? check_as_of(r, as_of_text) : today_berlin();

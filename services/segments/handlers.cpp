@@ -212,18 +212,11 @@ MatchRequest read_match_request(const http::Request& req) {
       auto capacity = cr.integer("capacity", true, 1, 10'000'000);
       auto cost = cr.money("cost_per_contact", true, false);
       auto channel = cr.one_of("channel", {"post", "email", "phone", "sms"}, true);
+      // Scores are stored under the target's name as scoring writes it (gabe/targets.hpp).
+      const auto target = read_target(cr, c, "target", true);
       errors.insert(errors.end(), cr.errors().begin(), cr.errors().end());
-      // The name scoring writes the target's scores under (gabe/targets.hpp).
       std::optional<std::string> name;
-      if (const auto* target = member(c, "target"); target == nullptr) {
-        errors.push_back({prefix + "target", "is required"});
-      } else {
-        try {
-          name = parse_target(*target, prefix + "target").name();
-        } catch (const Problem& p) {
-          errors.insert(errors.end(), p.errors().begin(), p.errors().end());
-        }
-      }
+      if (target) name = target->name();
       if (cost && *cost < 0)
         errors.push_back({prefix + "cost_per_contact", "must not be negative"});
       if (ref && ref->empty()) errors.push_back({prefix + "campaign_ref", "must not be empty"});

@@ -99,6 +99,21 @@ Target parse_target(const JsonValue& value, std::string_view field) {
   return t;
 }
 
+std::optional<Target> read_target(FieldReader& r, const JsonValue& object, std::string_view key,
+                                  bool required) {
+  const JsonValue* value = member(object, key);
+  if (value == nullptr) {
+    if (required) r.add_error(key, "is required");
+    return std::nullopt;
+  }
+  try {
+    return parse_target(*value, key);
+  } catch (const Problem& p) {
+    for (const auto& e : p.errors()) r.add_error(e.field, e.message);
+    return std::nullopt;
+  }
+}
+
 std::optional<Target> target_of_name(std::string_view name) {
   try {
     return parse_target_name(name);

@@ -134,5 +134,20 @@ TEST(Targets, BadObjectsAre422NamingTheField) {
   EXPECT_EQ(errors_of("17").rfind("target: must be a target name such as give_90d", 0), 0U);
 }
 
+TEST(Targets, ReadFromABodyCollectingErrors) {
+  auto doc = parse_json(R"({"target": {"kind": "give", "horizon_days": 0}, "other": "give_30d"})");
+  FieldReader r(*doc, "campaigns[0].");
+  EXPECT_FALSE(read_target(r, *doc, "target", true));
+  ASSERT_EQ(r.errors().size(), 1u);
+  EXPECT_EQ(r.errors()[0].field, "campaigns[0].target.horizon_days");
+  EXPECT_EQ(read_target(r, *doc, "other"), parse_target_name("give_30d"));
+  EXPECT_FALSE(read_target(r, *doc, "missing"));
+  EXPECT_EQ(r.errors().size(), 1u);  // absent and not required: no error
+  EXPECT_FALSE(read_target(r, *doc, "missing", true));
+  ASSERT_EQ(r.errors().size(), 2u);
+  EXPECT_EQ(r.errors()[1].field, "campaigns[0].missing");
+  EXPECT_EQ(r.errors()[1].message, "is required");
+}
+
 }  // namespace
 }  // namespace gabe

@@ -34,6 +34,10 @@ Target parse_target_name(std::string_view name, std::string_view field = "target
 // A name (string) or an object {"kind", "horizon_days", "min_amount"} (and "name", as to_json
 // writes it, which must then agree); throws a 422 naming `field` and any unknown member.
 Target parse_target(const JsonValue& value, std::string_view field = "target");
+// The member `key` of a request body `object` as a target (parse_target), its errors collected
+// in `r` (which reads `object`): "is required" only when `required`.
+std::optional<Target> read_target(FieldReader& r, const JsonValue& object,
+                                  std::string_view key = "target", bool required = false);
 // The target a name stands for, or nullopt: for a name inside a larger one (score.<name>).
 std::optional<Target> target_of_name(std::string_view name);
 
