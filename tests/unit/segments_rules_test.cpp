@@ -149,7 +149,7 @@ TEST(SegmentRules, UnknownFieldsBadOperatorsAndWrongTypesAreNamed) {
   EXPECT_TRUE(has_error(e, "rule.all[7].consent", "email, post"));
   EXPECT_TRUE(has_error(e, "rule.all[8].value", "low must not be above high"));
   EXPECT_TRUE(has_error(e, "rule.all[9].value", "non-empty list"));
-  EXPECT_TRUE(has_error(e, "rule.all[10].extra", "not allowed"));
+  EXPECT_TRUE(has_error(e, "rule.all[10].extra", "is not a field of this request"));
   EXPECT_TRUE(has_error(e, "rule.all[11]", "exactly one"));
   EXPECT_TRUE(has_error(e, "rule.all[12].value", "amount"));
   EXPECT_EQ(e.size(), 13u);
