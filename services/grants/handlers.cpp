@@ -38,25 +38,6 @@ std::unique_ptr<rapidjson::Document> body_object(const http::Request& req) {
   return doc;
 }
 
-// At most `max` bytes of `text`, not cutting a UTF-8 character.
-std::string_view utf8_prefix(std::string_view text, std::size_t max) {
-  if (text.size() <= max) return text;
-  while (max > 0 && (static_cast<unsigned char>(text[max]) & 0xC0U) == 0x80U) --max;
-  return text.substr(0, max);
-}
-
-// An error for every member of `o` that is not one of `known`: a misspelt field ("ownr") is
-// refused rather than silently ignored.
-void refuse_unknown(FieldReader& r, const JsonValue& o,
-                    std::initializer_list<std::string_view> known) {
-  for (auto it = o.MemberBegin(); it != o.MemberEnd(); ++it) {
-    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
-    if (std::find(known.begin(), known.end(), name) == known.end()) {
-      r.add_error(utf8_prefix(name, 100), "is not a field of this request");
-    }
-  }
-}
-
 bool present(const JsonValue& o, std::string_view key) {
   return o.FindMember(rapidjson::StringRef(key.data(), key.size())) != o.MemberEnd();
 }
@@ -162,7 +143,7 @@ std::optional<std::int64_t> occurrence_in(const http::Request& req) {
   if (req.body.empty()) return std::nullopt;
   auto doc = body_object(req);
   FieldReader r(*doc);
-  refuse_unknown(r, *doc, {"occurrence"});
+  r.refuse_unknown({"occurrence"});
   auto occurrence = r.integer("occurrence", false, 1, kMaxOccurrences);
   r.throw_if_errors();
   return occurrence;
@@ -183,7 +164,7 @@ struct Funder {
   OptText notes;
 
   void read(FieldReader& r, const JsonValue& o, bool create) {
-    refuse_unknown(r, o, {"name", "kind", "website", "notes"});
+    r.refuse_unknown({"name", "kind", "website", "notes"});
     apply_text(r, o, "name", name, kNameBytes, false, create);
     apply_choice(r, o, "kind", kind, funder_kinds(), create);
     apply_text(r, o, "website", website, 500, true);
@@ -224,10 +205,9 @@ struct Grant {
   }
 
   void read(FieldReader& r, const JsonValue& o, bool create) {
-    refuse_unknown(
-        r, o,
-        {"funder_id", "title", "programme", "status", "amount_requested", "amount_awarded",
-         "amount_received", "owner", "period_start", "period_end", "notes"});
+    r.refuse_unknown({"funder_id", "title", "programme", "status", "amount_requested",
+                      "amount_awarded", "amount_received", "owner", "period_start", "period_end",
+                      "notes"});
     apply(r, o, "funder_id", funder_id, false, create,
           [&] { return r.integer("funder_id", false, 1, INT64_MAX); });
     apply_text(r, o, "title", title, 300, false, create);
@@ -293,8 +273,8 @@ struct Deadline {
   OptText until;
 
   void read(FieldReader& r, const JsonValue& o, bool create) {
-    refuse_unknown(r, o,
-                   {"kind", "due_at", "due_on", "internal_due_on", "owner", "notes", "recurrence"});
+    r.refuse_unknown(
+        {"kind", "due_at", "due_on", "internal_due_on", "owner", "notes", "recurrence"});
     apply_choice(r, o, "kind", kind, deadline_kinds(), create);
     const bool has_at = present(o, "due_at");
     const bool has_on = present(o, "due_on");
@@ -318,7 +298,7 @@ struct Deadline {
     } else if (present(o, "recurrence")) {
       if (const JsonValue* rec = r.object("recurrence")) {
         FieldReader rr(*rec, "recurrence.");
-        refuse_unknown(rr, *rec, {"every_months", "until"});
+        rr.refuse_unknown({"every_months", "until"});
         every_months = rr.integer("every_months", true, 1, 120);
         until = rr.date("until", true);
         for (const auto& e : rr.errors()) r.add_error(e.field, e.message);

@@ -12,6 +12,7 @@
 #include "event_store.hpp"
 #include "gabe/json.hpp"
 #include "gabe/log.hpp"
+#include "gabe/text.hpp"
 #include "gabe/values.hpp"
 #include "importer.hpp"
 #include "ndjson.hpp"
@@ -60,9 +61,7 @@ std::optional<std::string> reason_of(const http::Request& req) {
 // 404 for the source `name` of a path: at most 63 bytes of the name (no source has a longer
 // one), cut where a character begins, so that the problem stays valid UTF-8.
 Problem source_not_found(const std::string& name) {
-  std::size_t end = std::min<std::size_t>(name.size(), 63);
-  while (end < name.size() && (static_cast<unsigned char>(name[end]) & 0xC0) == 0x80) --end;
-  return not_found("No source '" + name.substr(0, end) + "'.");
+  return not_found("No source '" + std::string(utf8_prefix(name, 63)) + "'.");
 }
 
 std::string reason_details(const http::Request& req) {
@@ -347,7 +346,9 @@ class IngestApi {
     if (!req.body.empty()) {
       req.require_json();
       auto doc = parse_json(req.body);
+      if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
       FieldReader r(*doc);
+      r.refuse_unknown({"full"});
       full = r.boolean("full").value_or(false);
       r.throw_if_errors();
     }

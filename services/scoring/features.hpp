@@ -11,7 +11,7 @@
 
 #include "dates.hpp"
 #include "gabe/features.hpp"
-#include "targets.hpp"
+#include "gabe/targets.hpp"
 
 namespace gabe::scoring {
 

@@ -48,21 +48,6 @@ std::string number_text(double v) {
   return buf;
 }
 
-// The body's target, its errors collected in `r`; "is required" only when `required`.
-std::optional<Target> read_target(const JsonValue& body, FieldReader& r, bool required) {
-  const auto* t = member(body, "target");
-  if (t == nullptr) {
-    if (required) r.add_error("target", "is required");
-    return std::nullopt;
-  }
-  try {
-    return parse_target(*t);
-  } catch (const Problem& p) {
-    for (const auto& e : p.errors()) r.add_error(e.field, e.message);
-    return std::nullopt;
-  }
-}
-
 // The day of an as_of text read with FieldReader::date, its errors collected in `r`: a day that
 // is not in the future.
 std::optional<Day> check_as_of(FieldReader& r, const std::optional<std::string>& text) {
@@ -113,11 +98,9 @@ class ScoringApi {
     JsonWriter w;
     w.begin_object().key("items").begin_array();
     const auto add = [&](const FeatureInfo& f) {
-      static const char* type_names[] = {"number",  "money", "date",     "days",
-                                         "boolean", "text",  "text_list"};
       w.begin_object()
           .field("name", f.name)
-          .field("type", type_names[static_cast<int>(f.type)])
+          .field("type", feature_type_name(f.type))
           .field("unit", f.unit)
           .field("description", de ? f.description_de : f.description_en)
           .field("model_feature", f.model_feature)
@@ -143,7 +126,8 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
-    const auto target = read_target(*doc, r, true);
+    r.refuse_unknown({"target", "as_of", "params"});
+    const auto target = read_target(r, *doc, "target", true);
     const auto as_of_text = r.date("as_of", true);
     std::optional<TrainParams> params;
     try {
@@ -214,6 +198,7 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
+    r.refuse_unknown({"reason", "override_fairness"});
     auto reason = r.string("reason", true, 1000);
     if (reason && reason->find_first_not_of(" \t\r\n") == std::string::npos)
       r.add_error("reason", "must say why the model is activated");
@@ -260,8 +245,9 @@ class ScoringApi {
     auto doc = parse_json(req.body);
     if (!doc->IsObject()) throw bad_request("The body must be a JSON object.");
     FieldReader r(*doc);
+    r.refuse_unknown({"model_id", "target", "as_of"});
     const auto model_id = r.integer("model_id", false, 1, INT32_MAX);
-    const auto target = read_target(*doc, r, false);
+    const auto target = read_target(r, *doc);
     if (!model_id && !target && r.ok()) r.add_error("model_id", "model_id or target is required");
     const auto as_of_text = r.date("as_of");
     const auto as_of = as_of_text ? check_as_of(r, as_of_text) : today_berlin();

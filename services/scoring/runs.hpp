@@ -14,9 +14,9 @@
 #include <pqxx/pqxx>
 
 #include "dates.hpp"
+#include "gabe/targets.hpp"
 #include "gabe/trees.hpp"
 #include "history.hpp"
-#include "targets.hpp"
 
 namespace gabe::scoring {
 

@@ -1,6 +1,5 @@
 #include "train_params.hpp"
 
-#include <algorithm>
 #include <cstdio>
 #include <vector>
 
@@ -35,23 +34,9 @@ TrainParams TrainParams::from_json(const JsonValue* params) {
     if (auto v = r.integer(key, false, min, max))
       out = static_cast<std::remove_reference_t<decltype(out)>>(*v);
   };
-  static const std::vector<std::string_view> known_params = {"max_depth",
-                                                             "eta",
-                                                             "max_rounds",
-                                                             "early_stopping_rounds",
-                                                             "min_child_weight",
-                                                             "subsample",
-                                                             "colsample_bytree",
-                                                             "lambda",
-                                                             "seed",
-                                                             "nthread",
-                                                             "windows",
-                                                             "max_training_rows"};
-  for (auto it = params->MemberBegin(); it != params->MemberEnd(); ++it) {
-    const std::string_view k(it->name.GetString(), it->name.GetStringLength());
-    if (std::find(known_params.begin(), known_params.end(), k) == known_params.end())
-      r.add_error(k, "is not a training parameter");
-  }
+  r.refuse_unknown({"max_depth", "eta", "max_rounds", "early_stopping_rounds", "min_child_weight",
+                    "subsample", "colsample_bytree", "lambda", "seed", "nthread", "windows",
+                    "max_training_rows"});
   whole("max_depth", 1, 10, p.max_depth);
   real("eta", 0.001, 1, p.eta);
   whole("max_rounds", 1, 2000, p.max_rounds);

@@ -15,7 +15,7 @@
 #include <pqxx/pqxx>
 
 #include "dates.hpp"
-#include "targets.hpp"
+#include "gabe/targets.hpp"
 #include "train_params.hpp"
 
 namespace gabe::scoring {

@@ -18,6 +18,7 @@
 #include "csv.hpp"
 #include "gabe/json.hpp"
 #include "gabe/log.hpp"
+#include "gabe/targets.hpp"
 #include "gabe/values.hpp"
 #include "matching.hpp"
 #include "queries.hpp"
@@ -102,16 +103,6 @@ const JsonValue& body_object(const http::Request& req, rapidjson::Document& doc)
   return doc;
 }
 
-void reject_unknown_keys(const JsonValue& object, std::initializer_list<std::string_view> allowed,
-                         const std::string& prefix, std::vector<FieldError>& errors) {
-  for (auto it = object.MemberBegin(); it != object.MemberEnd(); ++it) {
-    std::string_view k(it->name.GetString(), it->name.GetStringLength());
-    bool ok = false;
-    for (auto a : allowed) ok = ok || a == k;
-    if (!ok) errors.push_back({prefix + std::string(utf8_prefix(k, 64)), "is not a known field"});
-  }
-}
-
 struct SegmentInput {
   std::string name;
   std::string description;
@@ -122,11 +113,11 @@ SegmentInput read_segment(const http::Request& req) {
   rapidjson::Document doc;
   const auto& body = body_object(req, doc);
   FieldReader r(body);
+  r.refuse_unknown({"name", "description", "rule"});
   auto name = r.string("name", true, 200);
   auto description = r.string("description", false, 2000);
   std::vector<FieldError> errors = r.errors();
   if (name && name->empty()) errors.push_back({"name", "must not be empty"});
-  reject_unknown_keys(body, {"name", "description", "rule"}, "", errors);
   const JsonValue* rule = member(body, "rule");
   if (!rule) {
     errors.push_back({"rule", "is required"});
@@ -187,14 +178,12 @@ MatchRequest read_match_request(const http::Request& req) {
   const auto& body = body_object(req, doc);
   MatchRequest m;
   FieldReader r(body);
+  r.refuse_unknown(
+      {"campaigns", "max_asks_per_donor", "min_days_since_last_ask", "holdout_fraction", "seed"});
   m.max_asks = r.integer("max_asks_per_donor", false, 1, 20).value_or(1);
   m.min_days = r.integer("min_days_since_last_ask", false, 0, 3650).value_or(0);
   auto seed = r.integer("seed", false, 0, INT64_MAX);
   std::vector<FieldError> errors = r.errors();
-  reject_unknown_keys(
-      body,
-      {"campaigns", "max_asks_per_donor", "min_days_since_last_ask", "holdout_fraction", "seed"},
-      "", errors);
   if (const auto* h = member(body, "holdout_fraction")) {
     if (!h->IsNumber() || !(h->GetDouble() >= 0.0 && h->GetDouble() <= 0.9)) {
       errors.push_back({"holdout_fraction", "must be a number from 0 to 0.9"});
@@ -217,19 +206,17 @@ MatchRequest read_match_request(const http::Request& req) {
         continue;
       }
       FieldReader cr(c, prefix);
+      cr.refuse_unknown({"campaign_ref", "target", "capacity", "cost_per_contact", "channel"});
       CampaignSpec spec;
       auto ref = cr.string("campaign_ref", true, 256);
       auto capacity = cr.integer("capacity", true, 1, 10'000'000);
       auto cost = cr.money("cost_per_contact", true, false);
       auto channel = cr.one_of("channel", {"post", "email", "phone", "sms"}, true);
+      // Scores are stored under the target's name as scoring writes it (gabe/targets.hpp).
+      const auto target = read_target(cr, c, "target", true);
       errors.insert(errors.end(), cr.errors().begin(), cr.errors().end());
-      reject_unknown_keys(c, {"campaign_ref", "target", "capacity", "cost_per_contact", "channel"},
-                          prefix, errors);
-      const auto* target = member(c, "target");
-      std::optional<std::string> name = target ? target_name(*target) : std::nullopt;
-      if (!name)
-        errors.push_back(
-            {prefix + "target", "must be a target name (give_90d) or object {kind, horizon_days}"});
+      std::optional<std::string> name;
+      if (target) name = target->name();
       if (cost && *cost < 0)
         errors.push_back({prefix + "cost_per_contact", "must not be negative"});
       if (ref && ref->empty()) errors.push_back({prefix + "campaign_ref", "must not be empty"});
@@ -394,7 +381,7 @@ class SegmentsApi {
       if (!f.rule_field) continue;
       w.begin_object()
           .field("name", f.name)
-          .field("type", type_name(f.type))
+          .field("type", feature_type_name(f.type))
           .field("unit", f.unit)
           .field("description", f.description_en)
           .field("source", "catalogue")
@@ -403,7 +390,7 @@ class SegmentsApi {
     for (const auto& f : segment_attributes()) {
       w.begin_object()
           .field("name", f.name)
-          .field("type", type_name(f.type))
+          .field("type", feature_type_name(f.type))
           .field("unit", f.type == FeatureType::days ? "days" : "")
           .field("description", f.description_en)
           .field("source", "segments")
@@ -672,6 +659,7 @@ class SegmentsApi {
     rapidjson::Document doc;
     const auto& body = body_object(req, doc);
     FieldReader r(body);
+    r.refuse_unknown({"campaign_ref", "sent_on"});
     auto ref = r.string("campaign_ref", true, 256);
     auto sent_on = r.date("sent_on", true);
     r.throw_if_errors();
@@ -797,26 +785,6 @@ class SegmentsApi {
   bool stop_requested() {
     std::lock_guard lock(mutex_);
     return stopping_;
-  }
-
-  static std::string type_name(FeatureType t) {
-    switch (t) {
-      case FeatureType::number:
-        return "number";
-      case FeatureType::money:
-        return "money";
-      case FeatureType::date:
-        return "date";
-      case FeatureType::days:
-        return "days";
-      case FeatureType::boolean:
-        return "boolean";
-      case FeatureType::text:
-        return "text";
-      case FeatureType::text_list:
-        return "text_list";
-    }
-    return "text";
   }
 
   static void lock_editable(pqxx::work& tx, std::int64_t id) {

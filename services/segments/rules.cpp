@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdlib>
 
+#include "gabe/targets.hpp"
+#include "gabe/text.hpp"
 #include "gabe/values.hpp"
 
 namespace gabe::segments {
@@ -210,14 +212,12 @@ class Compiler {
     return false;
   }
 
+  // A key a node does not know is named, as in every request body (FieldReader).
   void only_keys(const JsonValue& v, const std::string& path,
                  std::initializer_list<std::string_view> allowed) {
-    for (auto it = v.MemberBegin(); it != v.MemberEnd(); ++it) {
-      std::string_view k(it->name.GetString(), it->name.GetStringLength());
-      bool ok = false;
-      for (auto a : allowed) ok = ok || a == k;
-      if (!ok) error(path + "." + std::string(utf8_prefix(k, 64)), "is not allowed here");
-    }
+    FieldReader r(v, path + ".");
+    r.refuse_unknown(allowed);
+    for (const auto& e : r.errors()) error(e.field, e.message);
   }
 
   void count_condition(const std::string& path) {
@@ -238,8 +238,9 @@ class Compiler {
   std::optional<FieldRef> resolve(std::string_view name) {
     for (std::string_view prefix : {"score.", "decile."}) {
       if (name.substr(0, prefix.size()) != prefix) continue;
+      // Scores are stored under the target's name as scoring writes it (gabe/targets.hpp).
       const auto target = name.substr(prefix.size());
-      if (!is_target_name(target)) return std::nullopt;
+      if (!target_of_name(target)) return std::nullopt;
       std::size_t slot = 0;
       while (slot < targets_.size() && targets_[slot] != target) ++slot;
       if (slot == targets_.size()) targets_.emplace_back(target);
@@ -457,48 +458,6 @@ bool is_computable(std::string_view catalogue_name) {
   for (const auto& f : kCatalogueSql)
     if (f.name == catalogue_name) return true;
   return false;
-}
-
-std::string_view utf8_prefix(std::string_view text, std::size_t max) {
-  if (text.size() <= max) return text;
-  while (max > 0 && (static_cast<unsigned char>(text[max]) & 0xC0U) == 0x80U) --max;
-  return text.substr(0, max);
-}
-
-bool is_target_name(std::string_view name) {
-  if (name.empty() || name.size() > 63 || name[0] < 'a' || name[0] > 'z') return false;
-  for (char c : name)
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return false;
-  return true;
-}
-
-std::optional<std::string> target_name(const JsonValue& target) {
-  if (target.IsString()) {
-    std::string s(target.GetString(), target.GetStringLength());
-    if (is_target_name(s)) return s;
-    return std::nullopt;
-  }
-  if (!target.IsObject()) return std::nullopt;
-  const auto* kind = member(target, "kind");
-  const auto* horizon = member(target, "horizon_days");
-  if (!kind || !kind->IsString() || !horizon || !horizon->IsInt64()) return std::nullopt;
-  const std::string k(kind->GetString(), kind->GetStringLength());
-  const auto h = horizon->GetInt64();
-  if (!is_target_name(k) || h < 1 || h > 3650) return std::nullopt;
-  std::string name = k + "_" + std::to_string(h) + "d";
-  if (const auto* min = member(target, "min_amount")) {
-    std::optional<std::int64_t> cents;
-    if (min->IsString())
-      cents = parse_money(std::string_view(min->GetString(), min->GetStringLength()));
-    if (min->IsNumber()) cents = money_from_double(min->GetDouble());
-    if (!cents || *cents < 0 || *cents > kMaxMoneyCents) return std::nullopt;
-    if (*cents > 0) {
-      name += "_min" + std::to_string(*cents / 100);
-      if (*cents % 100 != 0) name += "_" + std::to_string(*cents % 100);
-    }
-  }
-  if (!is_target_name(name)) return std::nullopt;
-  return name;
 }
 
 CompiledRule compile_rule(const JsonValue& rule, RuleLimits limits, std::string_view values_param) {

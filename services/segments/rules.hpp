@@ -74,13 +74,4 @@ CompiledRule compile_rule(const JsonValue& rule, RuleLimits limits = {},
 // not a placeholder, and the predicate true. The values array is `values_param`.
 std::string member_query(const CompiledRule& rule, std::string_view values_param = "$1");
 
-// A scoring target's name from its name or its object ({"kind", "horizon_days",
-// "min_amount"}): give_90d, lapse_180d, give_90d_min50. nullopt when it is neither.
-std::optional<std::string> target_name(const JsonValue& target);
-bool is_target_name(std::string_view name);
-
-// At most `max` bytes of valid UTF-8 `text`, not cutting a character: for echoing a client's
-// names in error messages, which must stay valid UTF-8.
-std::string_view utf8_prefix(std::string_view text, std::size_t max);
-
 }  // namespace gabe::segments

@@ -5,6 +5,7 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <string>
@@ -16,6 +17,9 @@
 namespace gabe {
 
 namespace {
+
+// How much of an unknown key an error message repeats.
+constexpr std::size_t kMaxEchoedKeyBytes = 64;
 
 // Depth of the deepest array/object nesting, counted before RapidJSON sees the text, so that
 // a 10,000-deep document is refused without recursion or large allocations.
@@ -239,6 +243,15 @@ void FieldReader::add_error(std::string_view key, std::string message) {
   errors_.push_back({name(key), std::move(message)});
 }
 
+void FieldReader::refuse_unknown(std::initializer_list<std::string_view> allowed) {
+  if (!object_.IsObject()) return;
+  for (auto it = object_.MemberBegin(); it != object_.MemberEnd(); ++it) {
+    const std::string_view key(it->name.GetString(), it->name.GetStringLength());
+    if (std::find(allowed.begin(), allowed.end(), key) == allowed.end())
+      add_error(utf8_prefix(key, kMaxEchoedKeyBytes), "is not a field of this request");
+  }
+}
+
 const JsonValue* FieldReader::find(std::string_view key, bool required) {
   const JsonValue* v = member(object_, key);
   if (!v && required) add_error(key, "is required");
@@ -433,11 +446,23 @@ JsonWriter& JsonWriter::end_array() {
   impl_->writer.EndArray();
   return *this;
 }
+// Keys and strings that are not valid UTF-8 (a handler echoing a piece of a client's input)
+// are written with U+FFFD for each bad byte: the response must still go out, and be valid.
 JsonWriter& JsonWriter::key(std::string_view k) {
+  if (!is_valid_utf8(k)) {
+    const std::string valid = replace_invalid_utf8(k);
+    impl_->writer.Key(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
+    return *this;
+  }
   impl_->writer.Key(k.data(), static_cast<rapidjson::SizeType>(k.size()));
   return *this;
 }
 JsonWriter& JsonWriter::value(std::string_view v) {
+  if (!is_valid_utf8(v)) {
+    const std::string valid = replace_invalid_utf8(v);
+    impl_->writer.String(valid.data(), static_cast<rapidjson::SizeType>(valid.size()), true);
+    return *this;
+  }
   impl_->writer.String(v.data(), static_cast<rapidjson::SizeType>(v.size()));
   return *this;
 }

@@ -40,13 +40,7 @@ http::Response create_route(ServiceContext& ctx, const EventTypes& allowed, http
   auto doc = parse_json(req.body);
   if (!doc->IsObject()) throw unprocessable("The body must be a JSON object.");
   FieldReader r(*doc);
-  const JsonValue& body = *doc;
-  for (auto it = body.MemberBegin(); it != body.MemberEnd(); ++it) {
-    const std::string_view name(it->name.GetString(), it->name.GetStringLength());
-    // Only the known names are echoed: an unknown one may be long or cut inside a character.
-    if (name != "url" && name != "events")
-      r.add_error("(other)", "is not a field of a subscription");
-  }
+  r.refuse_unknown({"url", "events"});
   auto url = r.string("url", true, 2000);
   auto events = r.string_list("events", true, kMaxEventsPerSubscription);
   if (url) {

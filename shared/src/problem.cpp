@@ -30,6 +30,13 @@ constexpr Titles kTitles[] = {
 
 }  // namespace
 
+void Problem::cap_errors() {
+  if (errors_.size() <= kMaxProblemErrors) return;
+  omitted_errors_ = errors_.size() - kMaxProblemErrors;
+  errors_.resize(kMaxProblemErrors);
+  errors_.shrink_to_fit();
+}
+
 std::string Problem::title(Language lang) const {
   for (const auto& t : kTitles) {
     if (t.status == status_) return lang == Language::de ? t.de : t.en;
@@ -51,6 +58,12 @@ std::string Problem::to_json(Language lang) const {
       w.begin_object();
       w.field("field", e.field);
       w.field("message", e.message);
+      w.end_object();
+    }
+    if (omitted_errors_ > 0) {
+      w.begin_object();
+      w.field("field", "");
+      w.field("message", std::to_string(omitted_errors_) + " more errors left out");
       w.end_object();
     }
     w.end_array();

@@ -185,11 +185,14 @@ TEST_F(GrantsApi, HostileInputIsAClear4xxAndChangesNothing) {
       call("POST", target + "/deadlines", R"({"kind": "loi", "due_on": "2027-01-10", "x": 1})")
           .status,
       422);
-  EXPECT_EQ(call("POST", "/v1/subscriptions",
-                 R"({"url": "https://hooks.example.org/", "events": ["deadline.reminder"],
-                     "secret": "whsec_mine"})")
-                .status,
-            422);
+  // The subscription route (shared outbox) names the unknown field as every other body does.
+  auto secret = call("POST", "/v1/subscriptions",
+                     R"({"url": "https://hooks.example.org/", "events": ["deadline.reminder"],
+                         "secret": "whsec_mine"})");
+  EXPECT_EQ(secret.status, 422);
+  EXPECT_NE(secret.body.find(R"({"field":"secret","message":"is not a field of this request"})"),
+            std::string::npos)
+      << secret.body;
   EXPECT_EQ(scalar("SELECT count(*) FROM grants.deadlines"), "0");
   EXPECT_EQ(scalar("SELECT count(*) FROM outbox.subscriptions"), "0");
   EXPECT_EQ(get("/v1/grants/1%27%20OR%201=1").status, 404);
@@ -388,6 +391,32 @@ TEST_F(GrantsDatabaseDown, RoutesAnswer503AndRecoverWhenTheDatabaseIsBack) {
       wait_until([&] { return get("/v1/deadlines").status == 200; }, std::chrono::seconds(10)));
   EXPECT_EQ(call("POST", "/v1/deadlines/" + std::to_string(deadline) + "/complete").status, 200);
   EXPECT_EQ(client_->get("/readyz").status, 200);
+}
+
+// A body with 100,000 unknown keys is one 422 that lists the first 50 and counts the rest,
+// not 100,000 errors; nothing is stored.
+TEST_F(GrantsApi, ErrorListsAreCappedForHugeBodies) {
+  std::string body = R"({"name": "x", "kind": "eu")";
+  for (int i = 0; i < 100000; ++i) {
+    std::string key;
+    for (int n = i; n > 0 || key.empty(); n /= 36)
+      key += "0123456789abcdefghijklmnopqrstuvwxyz"[n % 36];
+    body += ",\"_" + key + "\":0";
+  }
+  body += "}";
+  ASSERT_LT(body.size(), 1U << 20);
+  const auto before = scalar("SELECT count(*) FROM grants.funders");
+  auto r = call("POST", "/v1/funders", body);
+  ASSERT_EQ(r.status, 422) << r.body.substr(0, 300);
+  auto doc = json(r);
+  const auto& errors = (*doc)["errors"];
+  ASSERT_EQ(errors.Size(), 51U);
+  EXPECT_STREQ(errors[0]["field"].GetString(), "_0");
+  EXPECT_STREQ(errors[0]["message"].GetString(), "is not a field of this request");
+  EXPECT_STREQ(errors[50]["field"].GetString(), "");
+  EXPECT_STREQ(errors[50]["message"].GetString(), "99950 more errors left out");
+  EXPECT_LT(r.body.size(), 10000U);
+  EXPECT_EQ(scalar("SELECT count(*) FROM grants.funders"), before);
 }
 
 }  // namespace

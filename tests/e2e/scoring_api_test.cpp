@@ -211,6 +211,28 @@ TEST_F(ScoringApiTest, BadRequestsAreClearAndChangeNothing) {
     // one is what it meant.
     EXPECT_EQ(r.header("content-type").value_or(""), "application/problem+json") << body;
   }
+  // An unknown member of any body (the request, its target object, its params) is a 422 that
+  // names it, never ignored.
+  for (
+      const auto& [path, body, field] :
+      std::vector<std::tuple<std::string, std::string, std::string>>{
+          {"/v1/models", R"({"target": "give_90d", "as_of": "2026-06-30", "asof": "2026-06-30"})",
+           "asof"},
+          {"/v1/models",
+           R"({"target": {"kind": "give", "horizon_days": 90, "horizon": 30}, "as_of": "2026-06-30"})",
+           "target.horizon"},
+          {"/v1/models", R"({"target": "give_90d", "as_of": "2026-06-30", "params": {"depth": 3}})",
+           "params.depth"},
+          {"/v1/models/1/activate", R"({"reason": "better", "force": true})", "force"},
+          {"/v1/runs", R"({"target": "give_90d", "shard": "1/2"})", "shard"}}) {
+    auto r = admin("POST", path, body);
+    EXPECT_EQ(r.status, 422) << body << " " << r.body;
+    EXPECT_NE(
+        r.body.find(R"({"field":")" + field + R"(","message":"is not a field of this request"})"),
+        std::string::npos)
+        << r.body;
+  }
+  EXPECT_EQ(scalar("SELECT count(*) FROM scoring.runs"), "0");
   EXPECT_EQ(scalar("SELECT count(*) FROM scoring.models"), "0");
   auto r =
       client_->request("POST", "/v1/models", {{"Authorization", "Bearer " + fundraiser_token_}},

@@ -168,6 +168,13 @@ TEST_F(Matching, RecordedAppealsStartTheRestPeriod) {
                  R"({"campaign_ref": "nope", "sent_on": "2020-01-01"})")
                 .status,
             422);
+  auto unknown =
+      call("POST", "/v1/matching/runs/" + id + "/record-appeals",
+           R"({"campaign_ref": "spring-post", "sent_on": ")" + today + R"(", "channel": "post"})");
+  EXPECT_EQ(unknown.status, 422);
+  EXPECT_NE(unknown.body.find(R"({"field":"channel","message":"is not a field of this request"})"),
+            std::string::npos)
+      << unknown.body;
   // The next run leaves the donors just asked alone.
   auto next = assignments(run(two_campaigns(1, 30)));
   EXPECT_EQ(next.treatment["spring-post"], (Ids{9}));
@@ -268,6 +275,61 @@ TEST_F(Matching, AssignmentExportsAreAuditedAndErasureRemovesAssignments) {
   EXPECT_EQ(a.treatment["spring-post"], (Ids{4, 8}));
 }
 
+// Scoring writes a target with a fractional minimum as give_90d_min12.50 (gabe/targets.hpp);
+// a rule and a campaign that name it, as a string or an object, find those scores. A name
+// that is no target of scoring's is a 422 and stores nothing.
+TEST_F(Matching, TargetsAreNamedAsScoringWritesThem) {
+  const std::map<std::string, bool> post{{"post", true}};
+  write_donors({donor(1, std::nullopt, post), donor(2, std::nullopt, post), donor(3, 0.99, post)});
+  sql("INSERT INTO scoring.current_scores VALUES "
+      "('give_90d_min12.50', 1, 0.9, 1, 1, 1, now()), "
+      "('give_90d_min12.50', 2, 0.2, 9, 1, 1, now())");
+
+  const auto members_of = [&](const std::string& rule) {
+    const auto id = create_segment(rule);
+    refresh(id);
+    return members(id);
+  };
+  EXPECT_EQ(members_of(R"({"field": "score.give_90d_min12.50", "op": ">", "value": 0.5})"),
+            (Ids{1}));
+  EXPECT_EQ(members_of(R"({"field": "decile.give_90d_min12.50", "op": ">=", "value": 5})"),
+            (Ids{2}));
+  for (const std::string target :
+       {R"("give_90d_min12.50")", R"({"kind": "give", "horizon_days": 90, "min_amount": "12.50"})",
+        R"({"kind": "give", "horizon_days": 90, "min_amount": 12.5})"}) {
+    const auto a = assignments(run(R"({"campaigns": [{"campaign_ref": "min", "target": )" + target +
+                                   R"(, "capacity": 5, "cost_per_contact": "1.00",
+                                   "channel": "post"}], "holdout_fraction": 0, "seed": 1})"));
+    EXPECT_EQ(a.treatment.at("min"), (Ids{1, 2})) << target;  // not 3: no score for this target
+  }
+
+  const auto segments_before = sql("SELECT count(*) FROM segments.segments");
+  const auto runs_before = sql("SELECT count(*) FROM segments.matching_runs");
+  for (const std::string name : {"lapse_9999d", "foo_90d", "give_90d_min12_50", "give_0d"}) {
+    auto rule = call(
+        "POST", "/v1/segments",
+        R"({"name": "n", "rule": {"field": "score.)" + name + R"(", "op": ">", "value": 0.5}})");
+    EXPECT_EQ(rule.status, 422) << name << " " << rule.body;
+    EXPECT_NE(rule.body.find(R"("field":"rule.field")"), std::string::npos) << rule.body;
+    auto campaign =
+        call("POST", "/v1/matching/runs",
+             R"({"campaigns": [{"campaign_ref": "x", "target": ")" + name +
+                 R"(", "capacity": 5, "cost_per_contact": "1.00", "channel": "post"}]})");
+    EXPECT_EQ(campaign.status, 422) << name << " " << campaign.body;
+    EXPECT_NE(campaign.body.find(R"("field":"campaigns[0].target")"), std::string::npos)
+        << campaign.body;
+  }
+  auto object = call("POST", "/v1/matching/runs",
+                     R"({"campaigns": [{"campaign_ref": "x", "target": {"kind": "lapse",
+                         "horizon_days": 9999}, "capacity": 5, "cost_per_contact": "1.00",
+                         "channel": "post"}]})");
+  EXPECT_EQ(object.status, 422) << object.body;
+  EXPECT_NE(object.body.find(R"("field":"campaigns[0].target.horizon_days")"), std::string::npos)
+      << object.body;
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.segments"), segments_before);
+  EXPECT_EQ(sql("SELECT count(*) FROM segments.matching_runs"), runs_before);
+}
+
 TEST_F(Matching, InvalidRequestsAre422AndStoreNothing) {
   for (const char* body : {
            R"({})",
@@ -291,6 +353,23 @@ TEST_F(Matching, InvalidRequestsAre422AndStoreNothing) {
        }) {
     EXPECT_EQ(call("POST", "/v1/matching/runs", body).status, 422) << body;
   }
+  // Unknown fields, of the request and of a campaign, are named.
+  auto unknown = call("POST", "/v1/matching/runs",
+                      R"({"campaigns": [{"campaign_ref": "a", "target": "give_90d", "capacity": 5,
+                          "cost_per_contact": "1.00", "channel": "post", "colour": "red"}],
+                          "max_asks": 2})");
+  EXPECT_EQ(unknown.status, 422);
+  for (const char* field : {"max_asks", "campaigns[0].colour"}) {
+    EXPECT_NE(unknown.body.find(std::string(R"({"field":")") + field +
+                                R"(","message":"is not a field of this request"})"),
+              std::string::npos)
+        << unknown.body;
+  }
+  auto segment = call("POST", "/v1/segments", R"({"name": "n", "rule": {"all": []}, "nmae": 1})");
+  EXPECT_EQ(segment.status, 422);
+  EXPECT_NE(segment.body.find(R"({"field":"nmae","message":"is not a field of this request"})"),
+            std::string::npos)
+      << segment.body;
   EXPECT_EQ(call("POST", "/v1/matching/runs", "[1, 2").status, 400);
   EXPECT_EQ(sql("SELECT count(*) FROM segments.matching_runs"), "0");
 }

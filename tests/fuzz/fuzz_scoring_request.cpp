@@ -7,14 +7,14 @@
 #include <string_view>
 
 #include "gabe/json.hpp"
-#include "targets.hpp"
+#include "gabe/targets.hpp"
 #include "train_params.hpp"
 
 namespace {
 
-void check_target(const gabe::scoring::Target& t) {
+void check_target(const gabe::Target& t) {
   // A parsed target names itself, and that name parses to the same target.
-  const auto again = gabe::scoring::parse_target_name(t.name());
+  const auto again = gabe::parse_target_name(t.name());
   if (again.name() != t.name() || again.kind != t.kind || again.horizon_days != t.horizon_days ||
       again.min_amount_cents != t.min_amount_cents)
     std::abort();
@@ -29,7 +29,7 @@ void expect_client_error(const gabe::Problem& p) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   try {
-    check_target(gabe::scoring::parse_target_name(text));
+    check_target(gabe::parse_target_name(text));
   } catch (const gabe::Problem& p) {
     expect_client_error(p);
   }
@@ -37,7 +37,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     auto doc = gabe::parse_json(text);
     if (const auto* t = doc->IsObject() ? gabe::member(*doc, "target") : nullptr) {
       try {
-        check_target(gabe::scoring::parse_target(*t));
+        check_target(gabe::parse_target(*t));
       } catch (const gabe::Problem& p) {
         expect_client_error(p);
       }

@@ -111,5 +111,48 @@ TEST(JsonWriter, EscapesStrings) {
   EXPECT_EQ(w.take(), R"({"a":"\"quoted\"\n","n":5})");
 }
 
+TEST(JsonWriter, WritesInvalidUtf8WithReplacementCharacters) {
+  const std::string r = "\xef\xbf\xbd";
+  const auto written = [](std::string_view text) {
+    JsonWriter w;
+    w.begin_object().field(text, text).end_object();
+    return w.take();
+  };
+  const auto expect = [](const std::string& text) { return "{\"" + text + "\":\"" + text + "\"}"; };
+  EXPECT_EQ(written("D\xc3\xbc\xe2\x82\xac"), expect("D\xc3\xbc\xe2\x82\xac"));
+  EXPECT_EQ(written("name\xe2\x82"), expect("name" + r + r));  // a cut sequence
+  EXPECT_EQ(written("\xc0\xaf"), expect(r + r));               // overlong
+  EXPECT_EQ(written("\xed\xa0\x80"), expect(r + r + r));       // surrogate
+  EXPECT_EQ(written("a\x80z"), expect("a" + r + "z"));         // lone continuation byte
+  // What is written always parses as valid JSON with valid UTF-8.
+  std::string all;
+  for (int b = 1; b < 256; ++b) all += static_cast<char>(b);
+  JsonWriter w;
+  w.begin_array().value(all).value(std::vector<std::string>{all}).end_array();
+  EXPECT_NO_THROW(parse_json(w.take()));
+}
+
+TEST(FieldReader, RefusesUnknownFieldsNamingEach) {
+  auto doc = parse_json(R"({"name": "x", "ownr": "y", "n\u00e4me": 1})");
+  FieldReader r(*doc, "data.");
+  r.refuse_unknown({"name", "owner"});
+  ASSERT_EQ(r.errors().size(), 2u);
+  EXPECT_EQ(r.errors()[0].field, "data.ownr");
+  EXPECT_EQ(r.errors()[0].message, "is not a field of this request");
+  EXPECT_EQ(r.errors()[1].field, "data.n\xc3\xa4me");
+  // A long key is cut to 64 bytes, never inside a character.
+  const std::string key = std::string(63, 'k') + "\xc3\xa4" + std::string(100, 'k');
+  auto long_doc = parse_json("{\"" + key + "\": 1}");
+  FieldReader l(*long_doc);
+  l.refuse_unknown({});
+  ASSERT_EQ(l.errors().size(), 1u);
+  EXPECT_EQ(l.errors()[0].field, std::string(63, 'k'));
+  // Nothing to refuse in a body that is not an object (its type is checked elsewhere).
+  auto array = parse_json("[1]");
+  FieldReader a(*array);
+  a.refuse_unknown({});
+  EXPECT_TRUE(a.ok());
+}
+
 }  // namespace
 }  // namespace gabe

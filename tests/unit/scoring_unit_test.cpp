@@ -1,4 +1,4 @@
-// Scoring's pure domain code: targets, features as of a date, evaluation metrics, reason
+// Scoring's pure domain code: features as of a date, evaluation metrics, reason
 // texts, and the settings' documentation.
 #include <gtest/gtest.h>
 
@@ -8,33 +8,12 @@
 
 #include "evaluation.hpp"
 #include "features.hpp"
+#include "gabe/targets.hpp"
 #include "reasons.hpp"
 #include "settings.hpp"
-#include "targets.hpp"
 
 namespace gabe::scoring {
 namespace {
-
-TEST(ScoringTargets, NamesAndObjectsMeanTheSame) {
-  EXPECT_EQ(parse_target_name("give_90d").name(), "give_90d");
-  EXPECT_EQ(parse_target_name("lapse_180d").kind, TargetKind::lapse);
-  const auto t = parse_target_name("give_90d_min50");
-  EXPECT_EQ(t.min_amount_cents, 5000);
-  EXPECT_EQ(t.name(), "give_90d_min50");
-  EXPECT_EQ(parse_target_name("give_90d_min12.50").min_amount_cents, 1250);
-  rapidjson::Document d;
-  d.Parse(R"({"kind": "give", "horizon_days": 90, "min_amount": "50.00"})");
-  EXPECT_EQ(parse_target(d).name(), "give_90d_min50");
-  for (const char* bad :
-       {"give", "give_0d", "give_731d", "give_090d", "lapse_90d_min5", "give_90d_min0",
-        "give_90d_min50.00", "upgrade_90d", "give_90x", "give_9", "lapse_", ""}) {
-    EXPECT_THROW(parse_target_name(bad), Problem) << bad;
-  }
-  d.Parse(R"({"kind": "lapse", "horizon_days": 90, "min_amount": "5.00"})");
-  EXPECT_THROW(parse_target(d), Problem);
-  d.Parse(R"({"kind": "give", "horizon_days": "90"})");
-  EXPECT_THROW(parse_target(d), Problem);
-}
 
 DonorHistory history(const std::vector<GiftRecord>& gifts, const std::vector<Day>& appeals = {},
                      const std::vector<RecurringRecord>& recurring = {}) {

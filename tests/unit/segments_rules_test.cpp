@@ -55,6 +55,17 @@ TEST(SegmentRules, EveryCatalogueRuleFieldIsComputable) {
   }
 }
 
+TEST(FeatureTypes, HaveTheNamesBothCataloguesAnswer) {
+  // GET /v1/features of scoring and of segments write these; clients match on them.
+  EXPECT_EQ(feature_type_name(FeatureType::number), "number");
+  EXPECT_EQ(feature_type_name(FeatureType::money), "money");
+  EXPECT_EQ(feature_type_name(FeatureType::date), "date");
+  EXPECT_EQ(feature_type_name(FeatureType::days), "days");
+  EXPECT_EQ(feature_type_name(FeatureType::boolean), "boolean");
+  EXPECT_EQ(feature_type_name(FeatureType::text), "text");
+  EXPECT_EQ(feature_type_name(FeatureType::text_list), "text_list");
+}
+
 TEST(SegmentRules, NoProtectedAttributeIsARuleField) {
   for (auto name : kNeverFeatures) EXPECT_EQ(find_rule_field(name), nullptr) << name;
   for (const auto& f : segment_attributes())
@@ -138,7 +149,7 @@ TEST(SegmentRules, UnknownFieldsBadOperatorsAndWrongTypesAreNamed) {
   EXPECT_TRUE(has_error(e, "rule.all[7].consent", "email, post"));
   EXPECT_TRUE(has_error(e, "rule.all[8].value", "low must not be above high"));
   EXPECT_TRUE(has_error(e, "rule.all[9].value", "non-empty list"));
-  EXPECT_TRUE(has_error(e, "rule.all[10].extra", "not allowed"));
+  EXPECT_TRUE(has_error(e, "rule.all[10].extra", "is not a field of this request"));
   EXPECT_TRUE(has_error(e, "rule.all[11]", "exactly one"));
   EXPECT_TRUE(has_error(e, "rule.all[12].value", "amount"));
   EXPECT_EQ(e.size(), 13u);
@@ -167,29 +178,21 @@ TEST(SegmentRules, DepthAndSizeAreLimited) {
 }
 
 TEST(SegmentRules, EchoedNamesAreCutBetweenCharacters) {
-  EXPECT_EQ(utf8_prefix("abc", 5), "abc");
-  EXPECT_EQ(utf8_prefix("ab\u00e9", 3), "ab");  // not half of the é
-  EXPECT_EQ(utf8_prefix("a\u20ac", 3), "a");    // nor two thirds of the €
-  EXPECT_EQ(utf8_prefix("a\u20ac", 4), "a\u20ac");
   const auto e = errors_of(R"({"field": ")" + std::string(79, 'f') + R"(\u00e9", "op": "="})");
   ASSERT_EQ(e.size(), 1u);
   EXPECT_TRUE(is_valid_utf8(e[0].message)) << e[0].message;
 }
 
-TEST(SegmentRules, TargetNamesFromNamesAndObjects) {
-  auto name = [](const std::string& text) {
-    auto doc = parse_json(text);
-    return target_name(*doc);
-  };
-  EXPECT_EQ(name(R"("give_90d")"), "give_90d");
-  EXPECT_EQ(name(R"({"kind": "give", "horizon_days": 90})"), "give_90d");
-  EXPECT_EQ(name(R"({"kind": "give", "horizon_days": 90, "min_amount": "0.00"})"), "give_90d");
-  EXPECT_EQ(name(R"({"kind": "give", "horizon_days": 90, "min_amount": "50.00"})"),
-            "give_90d_min50");
-  EXPECT_EQ(name(R"({"kind": "lapse", "horizon_days": 180})"), "lapse_180d");
-  EXPECT_EQ(name(R"("Give; DROP")"), std::nullopt);
-  EXPECT_EQ(name(R"({"kind": "give"})"), std::nullopt);
-  EXPECT_EQ(name("42"), std::nullopt);
+TEST(SegmentRules, ScoreFieldsNameTargetsAsScoringDoes) {
+  // The name scoring writes its scores under (gabe/targets.hpp), with a fractional minimum.
+  auto r = compile(R"({"all": [{"field": "score.give_90d_min12.50", "op": ">", "value": 0.5},
+                               {"field": "decile.give_90d_min50", "op": "=", "value": 1}]})");
+  EXPECT_EQ(r.score_targets, (std::vector<std::string>{"give_90d_min12.50", "give_90d_min50"}));
+  for (const char* bad : {"score.give_90d_min12_50", "score.lapse_9999d", "score.foo_90d",
+                          "decile.give_731d", "score.give_90d_min50.00", "score.lapse_90d_min5"}) {
+    const auto e = errors_of(R"({"field": ")" + std::string(bad) + R"(", "op": ">", "value": 1})");
+    EXPECT_TRUE(has_error(e, "rule.field", "unknown field")) << bad;
+  }
 }
 
 // Brute force: the best value of any assignment, for small cases.

@@ -14,6 +14,27 @@ namespace gabe {
 
 enum class FeatureType { number, money, date, days, boolean, text, text_list };
 
+// The type's name in the catalogues both services answer (GET /v1/features): "text_list" …
+constexpr std::string_view feature_type_name(FeatureType type) {
+  switch (type) {
+    case FeatureType::number:
+      return "number";
+    case FeatureType::money:
+      return "money";
+    case FeatureType::date:
+      return "date";
+    case FeatureType::days:
+      return "days";
+    case FeatureType::boolean:
+      return "boolean";
+    case FeatureType::text:
+      return "text";
+    case FeatureType::text_list:
+      return "text_list";
+  }
+  return "text";
+}
+
 struct FeatureInfo {
   std::string_view name;  // snake_case, stable: models, rules and CSVs name it
   FeatureType type;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,6 +57,11 @@ class FieldReader {
                                                       std::size_t max_items = 100);
   // A nested object, or nullptr (with an error when required or of the wrong type).
   const JsonValue* object(std::string_view key, bool required = false);
+
+  // An error "<key>: is not a field of this request" for every member of the object that is
+  // not one of `allowed` (the key cut to 64 bytes by utf8_prefix): a misspelt field ("ownr") is
+  // refused, never silently ignored. Every request body is read with it.
+  void refuse_unknown(std::initializer_list<std::string_view> allowed);
 
   void add_error(std::string_view key, std::string message);
   const std::vector<FieldError>& errors() const { return errors_; }

@@ -2,6 +2,7 @@
 // an RFC 9457 application/problem+json response (see problem.cpp).
 #pragma once
 
+#include <cstddef>
 #include <stdexcept>
 #include <string>
 #include <utility>
@@ -16,6 +17,10 @@ struct FieldError {
 
 enum class Language { de, en };
 
+// A problem lists at most this many field errors; the rest are counted in one final entry, so
+// that a body with 100,000 bad keys does not earn an answer of 100,000 errors.
+inline constexpr std::size_t kMaxProblemErrors = 50;
+
 class Problem : public std::runtime_error {
  public:
   Problem(int status, std::string type, std::string detail, std::vector<FieldError> errors = {})
@@ -23,13 +28,17 @@ class Problem : public std::runtime_error {
         status_(status),
         type_(std::move(type)),
         detail_(std::move(detail)),
-        errors_(std::move(errors)) {}
+        errors_(std::move(errors)) {
+    cap_errors();
+  }
 
   int status() const { return status_; }
   // A short machine-readable kind, e.g. "validation"; rendered as a URN in `type`.
   const std::string& type() const { return type_; }
   const std::string& detail() const { return detail_; }
+  // At most kMaxProblemErrors; omitted_errors() says how many more there were.
   const std::vector<FieldError>& errors() const { return errors_; }
+  std::size_t omitted_errors() const { return omitted_errors_; }
   int retry_after_seconds() const { return retry_after_; }
   Problem& with_retry_after(int seconds) {
     retry_after_ = seconds;
@@ -50,7 +59,10 @@ class Problem : public std::runtime_error {
   int status_;
   std::string type_;
   std::string detail_;
+  void cap_errors();
+
   std::vector<FieldError> errors_;
+  std::size_t omitted_errors_ = 0;
   int retry_after_ = 0;
   std::string allow_;
 };

@@ -3,6 +3,8 @@
 // else, so text that passes here can never turn into a database error later.
 #pragma once
 
+#include <cstddef>
+#include <string>
 #include <string_view>
 
 namespace gabe {
@@ -17,5 +19,14 @@ inline bool is_valid_text(std::string_view text) {
 // Valid UTF-8 without control characters other than horizontal tab: a header value that a
 // handler may read as text (webhook-id, authorization, accept-language).
 bool is_header_text(std::string_view text);
+
+// At most `max` bytes of `text`, never cut inside a UTF-8 sequence: for echoing a client's
+// names (a key, a path segment) in an error message. Whole valid sequences are kept; a byte
+// that starts none (invalid input) counts as one unit of its own, so the cut is always safe.
+std::string_view utf8_prefix(std::string_view text, std::size_t max);
+
+// `text` with every byte that is not part of a valid UTF-8 sequence replaced by U+FFFD: what
+// a response may carry of text that was never checked.
+std::string replace_invalid_utf8(std::string_view text);
 
 }  // namespace gabe

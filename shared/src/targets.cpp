@@ -1,10 +1,10 @@
-#include "targets.hpp"
+#include "gabe/targets.hpp"
 
 #include <charconv>
 
 #include "gabe/values.hpp"
 
-namespace gabe::scoring {
+namespace gabe {
 
 namespace {
 
@@ -76,6 +76,7 @@ Target parse_target(const JsonValue& value, std::string_view field) {
   }
   if (!value.IsObject()) bad(field, kTargetHelp);
   FieldReader r(value, std::string(field) + ".");
+  r.refuse_unknown({"kind", "horizon_days", "min_amount", "name"});
   auto kind = r.one_of("kind", {"give", "lapse"}, true);
   auto h = r.integer("horizon_days", true, 1, kMaxHorizonDays);
   std::optional<std::int64_t> min;
@@ -85,12 +86,40 @@ Target parse_target(const JsonValue& value, std::string_view field) {
   } else if (member(value, "min_amount") != nullptr) {
     r.add_error("min_amount", "applies only to give targets");
   }
+  const auto given_name = r.string("name", false, 64);
   r.throw_if_errors("The target is not valid.");
   Target t;
   t.kind = *kind == "give" ? TargetKind::give : TargetKind::lapse;
   t.horizon_days = static_cast<int>(*h);
   t.min_amount_cents = min.value_or(0);
+  if (given_name && *given_name != t.name()) {
+    bad(std::string(field) + ".name",
+        "must be " + t.name() + ", the name of this kind, horizon_days and min_amount");
+  }
   return t;
 }
 
-}  // namespace gabe::scoring
+std::optional<Target> read_target(FieldReader& r, const JsonValue& object, std::string_view key,
+                                  bool required) {
+  const JsonValue* value = member(object, key);
+  if (value == nullptr) {
+    if (required) r.add_error(key, "is required");
+    return std::nullopt;
+  }
+  try {
+    return parse_target(*value, key);
+  } catch (const Problem& p) {
+    for (const auto& e : p.errors()) r.add_error(e.field, e.message);
+    return std::nullopt;
+  }
+}
+
+std::optional<Target> target_of_name(std::string_view name) {
+  try {
+    return parse_target_name(name);
+  } catch (const Problem&) {
+    return std::nullopt;
+  }
+}
+
+}  // namespace gabe
