@@ -7,6 +7,9 @@
 #include <csignal>
 #include <map>
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include "scoring_fixture.hpp"
 #include "xgb.hpp"
 
@@ -261,6 +264,38 @@ TEST_F(ScoringRunsTest, ShardsTogetherEqualOneUnshardedRun) {
     const auto entry = started_by(run);
     EXPECT_EQ(entry.rfind("gabe-scoring run", 0), 0U) << entry;
     EXPECT_NE(entry.find(" scoring true"), std::string::npos) << entry;
+  }
+}
+
+// GET /v1/donors/{id}/scores reads only scoring.current_scores, which the run's finishing step
+// fills with the reasons: what it shows must be the latest run's own scores, word for word as
+// the run's list (read from scoring.scores) shows them, after each run.
+TEST_F(ScoringRunsTest, ADonorsScoresAreThoseOfTheLatestRunWordForWord) {
+  trained_and_active();
+  const auto text_of = [](const rapidjson::Value& v) {
+    rapidjson::StringBuffer out;
+    rapidjson::Writer<rapidjson::StringBuffer> writer(out);
+    v.Accept(writer);
+    return std::string(out.GetString(), out.GetSize());
+  };
+  for (const std::string as_of : {"2026-05-31", "2026-06-30"}) {
+    auto r = run("give_90d", as_of);
+    ASSERT_STREQ((*r)["status"].GetString(), "succeeded");
+    const auto run_id = (*r)["run_id"].GetInt64();
+    auto list = json(get("/v1/runs/" + std::to_string(run_id) + "/scores?format=json&limit=25"));
+    ASSERT_EQ((*list)["items"].Size(), 25U);
+    for (const auto& item : (*list)["items"].GetArray()) {
+      const auto donor = std::to_string(item["donor_id"].GetInt64());
+      auto mine = json(get("/v1/donors/" + donor + "/scores"));
+      ASSERT_EQ((*mine)["scores"].Size(), 1U) << donor;
+      const auto& s = (*mine)["scores"][0];
+      EXPECT_EQ(s["run_id"].GetInt64(), run_id) << donor;
+      EXPECT_EQ(std::string(s["as_of"].GetString()), as_of) << donor;
+      EXPECT_EQ(s["score"].GetDouble(), item["score"].GetDouble()) << donor;
+      EXPECT_EQ(s["decile"].GetInt(), item["decile"].GetInt()) << donor;
+      EXPECT_EQ(s["reasons"].Size(), 3U) << donor;
+      EXPECT_EQ(text_of(s["reasons"]), text_of(item["reasons"])) << donor;
+    }
   }
 }
 
