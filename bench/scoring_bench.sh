@@ -11,6 +11,7 @@
 #       current scores, with the process's peak RSS and the run's own step times (its log)
 #   R3  the online scores, GET /v1/donors/{n}/scores from gabe-loadgen at 32 connections,
 #       against GET /healthz of the same service (reference, same run)
+# (GABE_BENCH_PERF_OUT=FILE samples the machine with perf meanwhile.)
 # prints a table and, unless GABE_BENCH_DOCS is "-", writes it as the "## Scoring" section of
 # that file (docs/benchmarks.md by default; an existing section is replaced). The predict step
 # against XGBoost's own dense predict is phase T of run_bench.sh (gabe-trees-bench). Everything
@@ -128,7 +129,15 @@ log "R3: GET /healthz, $CONNS connections (reference)"
 LG_H=$(loadgen /healthz)
 log "R3: $LG_H"
 log "R3: GET /v1/donors/{n}/scores, $CONNS connections"
+# GABE_BENCH_PERF_OUT=FILE: the whole machine sampled with `perf record -a -g` while the scores
+# are loaded, kept in FILE (where the time goes: `perf report -i FILE --sort comm,dso`).
+PERF_PID=
+if [ -n "${GABE_BENCH_PERF_OUT:-}" ]; then
+  perf record -a -g -F 499 -o "$GABE_BENCH_PERF_OUT" -- sleep $((WARMUP + SECS)) >"$TMP/perf.log" 2>&1 &
+  PERF_PID=$!
+fi
 LG_S=$(loadgen '/v1/donors/{n}/scores')
+[ -z "$PERF_PID" ] || wait "$PERF_PID" || log "R3: perf record failed (see $TMP/perf.log)"
 log "R3: $LG_S"
 H_RPS=$(jget "$LG_H" rps); H_P99=$(jget "$LG_H" p99_ms)
 S_RPS=$(jget "$LG_S" rps); S_P99=$(jget "$LG_S" p99_ms); S_P50=$(jget "$LG_S" p50_ms)

@@ -18,6 +18,14 @@ CREATE TABLE scoring.current_scores (
   model_id   bigint NOT NULL,
   run_id     bigint NOT NULL,
   scored_at  timestamptz NOT NULL,
+  -- What GET /v1/donors/{id}/scores shows beside the score, copied from the run and its scores
+  -- row by the run's finishing step (in the transaction that writes the row), so that the answer
+  -- is one index probe of this table: the run's as-of date and the top reasons (feature index,
+  -- the feature's value, its contribution; parallel arrays as in scoring.scores).
+  as_of           date,
+  reason_features smallint[],
+  reason_values   real[],
+  reason_contribs double precision[],
   PRIMARY KEY (target, donor_id)
 );
 GRANT SELECT, INSERT, UPDATE, DELETE ON scoring.current_scores TO gabe_scoring;

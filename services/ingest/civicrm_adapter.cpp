@@ -4,14 +4,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
-#include <memory>
-#include <stdexcept>
 #include <string_view>
 #include <vector>
 
-#include <unicode/basictz.h>
-#include <unicode/timezone.h>
-
+#include "gabe/berlin.hpp"
 #include "gabe/values.hpp"
 
 namespace gabe::ingest {
@@ -203,16 +199,6 @@ std::optional<std::string> berlin_instant(std::string_view s) {
   std::snprintf(day, sizeof day, "%04d-%02d-%02d", *y, *mo, *d);
   if (!is_valid_date(day)) return std::nullopt;
 
-  static const std::unique_ptr<const icu::BasicTimeZone> zone = [] {
-    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone("Europe/Berlin"));
-    icu::UnicodeString id;
-    tz->getID(id);
-    if (dynamic_cast<icu::BasicTimeZone*>(tz.get()) == nullptr ||
-        id != icu::UnicodeString("Europe/Berlin"))
-      throw std::runtime_error("ICU has no zone Europe/Berlin");
-    return std::unique_ptr<const icu::BasicTimeZone>(
-        dynamic_cast<const icu::BasicTimeZone*>(tz.release()));
-  }();
   std::tm local{};
   local.tm_year = *y - 1900;
   local.tm_mon = *mo - 1;
@@ -220,13 +206,9 @@ std::optional<std::string> berlin_instant(std::string_view s) {
   local.tm_hour = *h;
   local.tm_min = *mi;
   local.tm_sec = *se;
-  const auto wall_seconds = static_cast<double>(timegm(&local));  // the wall clock read as UTC
-  int32_t raw = 0, dst = 0;
-  UErrorCode status = U_ZERO_ERROR;
-  zone->getOffsetFromLocal(wall_seconds * 1000.0, UCAL_TZ_LOCAL_FORMER, UCAL_TZ_LOCAL_FORMER, raw,
-                           dst, status);
-  if (U_FAILURE(status)) return std::nullopt;
-  const int offset_minutes = (raw + dst) / 60000;
+  const std::int64_t wall_seconds = timegm(&local);  // the wall clock read as UTC
+  const auto offset_minutes =
+      static_cast<int>(berlin::offset_of_wall(wall_seconds, berlin::Reading::former) / 60);
   char out[64];
   std::snprintf(out, sizeof out, "%sT%02d:%02d:%02d%c%02d:%02d", day, *h, *mi, *se,
                 offset_minutes < 0 ? '-' : '+', std::abs(offset_minutes) / 60,

@@ -22,8 +22,8 @@ constexpr const char* kUsage =
     "Usage: gabe-scoring train --target T [--as-of YYYY-MM-DD] [--params JSON]\n"
     "       gabe-scoring run --target T [--as-of YYYY-MM-DD] [--shard i/N]\n\n"
     "train: trains a model of target T (give_90d, lapse_180d, ...) as of the date (default today,\n"
-    "  Europe/Berlin) and prints its id; an admin activates it with POST "
-    "/v1/models/{id}/activate.\n"
+    "  Europe/Berlin; a date after today is refused) and prints its id; an admin activates it\n"
+    "  with POST /v1/models/{id}/activate.\n"
     "run: scores every eligible donor with the active model of T as of the date. With --shard i/N\n"
     "  only the donors of shard i (0 <= i < N, by a hash of the donor id); the N shards of one\n"
     "  target and date join one run, which succeeds when the last shard is in.\n"
@@ -85,6 +85,10 @@ int run_command(int argc, char** argv) {
     if (options.count("--as-of")) {
       auto d = parse_day(options["--as-of"]);
       if (!d) return usage("--as-of must be a date YYYY-MM-DD");
+      // As POST /v1/models and /v1/runs: a date to come has no history yet to learn or score.
+      if (*d > as_of)
+        return usage("--as-of must not be in the future (today in Europe/Berlin is " +
+                     format_day(as_of) + ")");
       as_of = *d;
     }
     const char* user = std::getenv("USER");

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdio>
 
+#include "gabe/berlin.hpp"
 #include "gabe/values.hpp"
 
 namespace gabe::scoring {
@@ -41,25 +42,7 @@ int year_of(Day day) {
 }
 
 Day today_berlin() {
-  // Berlin is UTC+1 in winter and UTC+2 in summer; the date changes at local midnight. The
-  // exact rule: CEST from the last Sunday of March 01:00 UTC to the last Sunday of October
-  // 01:00 UTC.
-  const auto now = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
-  const auto utc_day = std::chrono::floor<std::chrono::days>(now);
-  const std::chrono::year_month_day ymd{utc_day};
-  const auto last_sunday = [&](std::chrono::month m) {
-    const std::chrono::sys_days last{ymd.year() / m / std::chrono::last};
-    const std::chrono::weekday wd{last};
-    return last - (wd - std::chrono::Sunday);
-  };
-  const auto dst_start =
-      std::chrono::sys_seconds{last_sunday(std::chrono::March)} + std::chrono::hours(1);
-  const auto dst_end =
-      std::chrono::sys_seconds{last_sunday(std::chrono::October)} + std::chrono::hours(1);
-  const auto offset =
-      (now >= dst_start && now < dst_end) ? std::chrono::hours(2) : std::chrono::hours(1);
-  return static_cast<Day>(
-      std::chrono::floor<std::chrono::days>(now + offset).time_since_epoch().count());
+  return berlin::today();
 }
 
 }  // namespace gabe::scoring

@@ -3,14 +3,13 @@
 #include "handlers.hpp"
 
 #include <cmath>
-#include <map>
 #include <memory>
-#include <mutex>
 
 #include "features.hpp"
 #include "gabe/card_html.hpp"
 #include "gabe/json.hpp"
 #include "jobs.hpp"
+#include "lru_cache.hpp"
 #include "queries.hpp"
 #include "reasons.hpp"
 #include "runs.hpp"
@@ -21,6 +20,9 @@ namespace gabe::scoring {
 namespace {
 
 constexpr const char* kDonorScoresStatement = "scoring_donor_scores";
+constexpr const char* kDonorExistsStatement = "scoring_donor_exists";
+// Loaded models kept for GET /v1/runs/{id}/scores?reasons=all: the few a fundraiser looks at.
+constexpr std::size_t kLoadedModelsKept = 4;
 
 std::vector<float> split_floats(const char* text) {
   std::vector<float> out;
@@ -323,7 +325,11 @@ class ScoringApi {
                                          : std::optional<std::string>(r[2].c_str()))
             .field("score", r[3].as<double>())
             .field("decile", r[4].as<int>());
-        write_reasons(w, features, r[7].c_str(), r[8].c_str(), lang);
+        write_reasons(w, parse_numbers(r[7].c_str()), parse_numbers(r[8].c_str()), lang,
+                      [&](std::size_t /*k*/, std::size_t f) -> std::optional<float> {
+                        if (f >= features.size()) return std::nullopt;
+                        return features[f];
+                      });
         if (all && features.size() == columns) {
           model->forest.contributions(features.data(), 1, contribs.data());
           w.field("margin", r[5].as<double>()).field("bias", contribs[columns]);
@@ -344,7 +350,7 @@ class ScoringApi {
     return ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
       auto rows = tx.exec_prepared(kDonorScoresStatement, id);
-      if (rows.empty() && tx.exec_params(sql::kDonorExists, id).empty())
+      if (rows.empty() && tx.exec_prepared(kDonorExistsStatement, id).empty())
         throw not_found("No such donor.");
       JsonWriter w;
       w.begin_object().field("donor_id", id).key("scores").begin_array();
@@ -353,11 +359,18 @@ class ScoringApi {
             .field("target", r[0].c_str())
             .field("model_id", r[1].as<std::int64_t>())
             .field("run_id", r[2].as<std::int64_t>())
-            .field("as_of", r[3].c_str())
+            .field("as_of", r[3].is_null() ? std::optional<std::string>()
+                                           : std::optional<std::string>(r[3].c_str()))
             .field("score", r[4].as<double>())
             .field("decile", r[5].as<int>())
             .field("scored_at", r[9].c_str());
-        write_reasons(w, split_floats(r[6].c_str()), r[7].c_str(), r[8].c_str(), lang);
+        // The reasons' feature values, one per reason (current_scores.reason_values).
+        const auto values = parse_numbers(r[6].c_str());
+        write_reasons(w, parse_numbers(r[7].c_str()), parse_numbers(r[8].c_str()), lang,
+                      [&](std::size_t k, std::size_t /*f*/) -> std::optional<float> {
+                        if (k >= values.size()) return std::nullopt;
+                        return static_cast<float>(values[k]);
+                      });
         w.end_object();
       }
       w.end_array().end_object();
@@ -377,18 +390,22 @@ class ScoringApi {
     }
   }
 
-  static void write_reasons(JsonWriter& w, const std::vector<float>& features, const char* indices,
-                            const char* contribs, Language lang) {
-    const auto idx = parse_numbers(indices);
-    const auto con = parse_numbers(contribs);
+  // The reasons: feature indices `idx` with their contributions `con`; value_of(k, f) is the
+  // value of reason k's feature f, none when it is unknown (the reason is left out).
+  template <typename ValueOf>
+  static void write_reasons(JsonWriter& w, const std::vector<double>& idx,
+                            const std::vector<double>& con, Language lang,
+                            const ValueOf& value_of) {
     w.key("reasons").begin_array();
     for (std::size_t k = 0; k < idx.size() && k < con.size(); ++k) {
       const auto f = static_cast<std::size_t>(idx[k]);
-      if (f >= model_features().size() || f >= features.size()) continue;
+      if (f >= model_features().size()) continue;
+      const std::optional<float> value = value_of(k, f);
+      if (!value) continue;
       w.begin_object().field("feature", model_features()[f]->name).key("value");
-      write_feature_value(w, features[f]);
+      write_feature_value(w, *value);
       w.field("contribution", con[k])
-          .field("text", reason_text(f, features[f], con[k], lang))
+          .field("text", reason_text(f, *value, con[k], lang))
           .end_object();
     }
     w.end_array();
@@ -435,21 +452,16 @@ class ScoringApi {
   }
 
   std::shared_ptr<const LoadedModel> model_for(std::int64_t model_id) {
-    {
-      std::lock_guard lock(models_mutex_);
-      if (auto it = models_.find(model_id); it != models_.end()) return it->second;
-    }
+    if (auto kept = models_.find(model_id)) return *kept;
     auto loaded = ctx_.pool.run([&](pqxx::connection& c) {
       pqxx::nontransaction tx(c);
       return std::make_shared<const LoadedModel>(load_model(tx, model_id));
     });
-    std::lock_guard lock(models_mutex_);
-    return models_.emplace(model_id, loaded).first->second;
+    return models_.insert(model_id, std::move(loaded));
   }
 
   ServiceContext& ctx_;
-  std::mutex models_mutex_;
-  std::map<std::int64_t, std::shared_ptr<const LoadedModel>> models_;
+  LruCache<std::int64_t, std::shared_ptr<const LoadedModel>> models_{kLoadedModelsKept};
   Worker worker_;  // last: stops first
 };
 
@@ -457,6 +469,7 @@ class ScoringApi {
 
 void prepare_connection(pqxx::connection& conn) {
   conn.prepare(kDonorScoresStatement, sql::kDonorScores);
+  conn.prepare(kDonorExistsStatement, sql::kDonorExists);
 }
 
 void register_routes(ServiceContext& ctx) {

@@ -171,12 +171,12 @@ void Worker::schedule_runs(pqxx::connection& conn) {
   for (const auto& [model_id, target] : active) {
     pqxx::work tx(conn);
     if (!tx.exec_params(sql::kRunExistsForDate, target, format_day(today)).empty()) continue;
-    auto rows = tx.exec_params(sql::kInsertRun, model_id, target, format_day(today), "schedule", 1,
-                               "schedule");
+    const auto run_id =
+        insert_run(tx, model_id, target, today, 1, RunTrigger::schedule, "schedule");
     tx.commit();
-    if (rows.empty()) continue;  // another replica's run is open
-    log::info("scheduled run", {{"run_id", rows[0][0].as<std::int64_t>()}});
-    run(rows[0][0].as<std::int64_t>());
+    if (!run_id) continue;  // another replica's run is open
+    log::info("scheduled run", {{"run_id", *run_id}});
+    run(*run_id);
   }
 }
 

@@ -212,11 +212,18 @@ inline constexpr const char* kReplaceCurrentScoresDelete = R"sql(
 DELETE FROM scoring.current_scores c USING scoring.runs r JOIN scoring.models m ON m.id = r.model_id
 WHERE r.id = $1 AND m.status = 'active' AND c.target = r.target
 )sql";
+// The run writes exactly three reasons per donor (kReasons in runs.cpp); their feature values
+// are picked out of the features here, once per run, so that the donor's answer needs no read of
+// scoring.scores.
 inline const std::string kReplaceCurrentScoresInsert =
     "INSERT INTO scoring.current_scores (target, donor_id, score, decile, model_id, run_id, "
-    "scored_at) SELECT r.target, s.donor_id, s.score, " +
+    "scored_at, as_of, reason_features, reason_values, reason_contribs) "
+    "SELECT r.target, s.donor_id, s.score, " +
     decile_expr("s.score", "r.decile_bounds") +
-    ", r.model_id, r.id, now() FROM scoring.runs r JOIN scoring.models m ON m.id = r.model_id "
+    ", r.model_id, r.id, now(), r.as_of, s.reason_features, "
+    "ARRAY[s.features[s.reason_features[1] + 1], s.features[s.reason_features[2] + 1], "
+    "s.features[s.reason_features[3] + 1]], s.reason_contribs "
+    "FROM scoring.runs r JOIN scoring.models m ON m.id = r.model_id "
     "JOIN scoring.scores s ON s.run_id = r.id WHERE r.id = $1 AND m.status = 'active'";
 
 // A run as the API shows it.
@@ -268,15 +275,13 @@ inline const std::string kRunScores =
     "WHERE s.run_id = $1 AND ($2::bigint IS NULL OR s.donor_id > $2) ORDER BY s.donor_id LIMIT $3";
 
 // $1 donor -> per target the current score (the latest succeeded run of the active model,
-// what segments read), with its run's reasons
+// what segments read) with its run's as-of date and reasons: one probe of
+// current_scores_donor_idx. Prepared on each pool connection (handlers.cpp).
 inline const std::string kDonorScores =
-    "SELECT c.target, c.model_id, c.run_id, r.as_of::text, c.score, c.decile, "
-    "array_to_string(s.features, ',', 'NaN'), array_to_string(s.reason_features, ','), "
-    "array_to_string(s.reason_contribs, ','), to_char(c.scored_at AT TIME ZONE 'UTC', " +
-    std::string(kInstant) +
-    ") FROM scoring.current_scores c JOIN scoring.runs r ON r.id = c.run_id "
-    "JOIN scoring.scores s ON s.run_id = c.run_id AND s.donor_id = c.donor_id "
-    "WHERE c.donor_id = $1 ORDER BY c.target";
+    "SELECT target, model_id, run_id, as_of::text, score, decile, "
+    "array_to_string(reason_values, ',', 'NaN'), array_to_string(reason_features, ','), "
+    "array_to_string(reason_contribs, ','), to_char(scored_at AT TIME ZONE 'UTC', " +
+    std::string(kInstant) + ") FROM scoring.current_scores WHERE donor_id = $1 ORDER BY target";
 
 inline constexpr const char* kDonorExists = "SELECT 1 FROM donor.donors WHERE id = $1";
 

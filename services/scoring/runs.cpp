@@ -191,22 +191,31 @@ LoadedModel load_model(pqxx::transaction_base& tx, std::int64_t model_id) {
   return m;
 }
 
+std::optional<std::int64_t> insert_run(pqxx::transaction_base& tx, std::int64_t model_id,
+                                       const std::string& target, Day as_of, int shards,
+                                       RunTrigger trigger, const std::string& actor) {
+  auto rows = tx.exec_params(sql::kInsertRun, model_id, target, format_day(as_of),
+                             trigger_name(trigger), shards, actor);
+  if (rows.empty()) return std::nullopt;
+  const auto run_id = rows[0][0].as<std::int64_t>();
+  JsonWriter d;
+  d.begin_object().field("model_id", model_id).field("as_of", format_day(as_of)).end_object();
+  record_audit(tx, "scoring", actor, "run.start", "run:" + std::to_string(run_id), d.take());
+  return run_id;
+}
+
 std::int64_t create_run(pqxx::transaction_base& tx, std::int64_t model_id, Day as_of, int shards,
                         RunTrigger trigger, const std::string& actor) {
   auto model = tx.exec_params(sql::kModelStatus, model_id);
   if (model.empty()) throw not_found("No such model.");
   if (std::string(model[0][1].c_str()) != "active")
     throw conflict("Only the active model of a target scores; activate this model first.");
-  auto rows = tx.exec_params(sql::kInsertRun, model_id, model[0][0].c_str(), format_day(as_of),
-                             trigger_name(trigger), shards, actor);
-  if (rows.empty())
-    throw conflict("A run of target " + std::string(model[0][0].c_str()) +
+  const std::string target = model[0][0].c_str();
+  const auto run_id = insert_run(tx, model_id, target, as_of, shards, trigger, actor);
+  if (!run_id)
+    throw conflict("A run of target " + target +
                    " is in progress; runs of one target never overlap.");
-  const auto run_id = rows[0][0].as<std::int64_t>();
-  JsonWriter d;
-  d.begin_object().field("model_id", model_id).field("as_of", format_day(as_of)).end_object();
-  record_audit(tx, "scoring", actor, "run.start", "run:" + std::to_string(run_id), d.take());
-  return run_id;
+  return *run_id;
 }
 
 std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t model_id, Day as_of,
@@ -215,7 +224,8 @@ std::int64_t find_or_create_sharded_run(pqxx::connection& conn, std::int64_t mod
   auto model = tx.exec_params(sql::kModelStatus, model_id);
   if (model.empty()) throw std::runtime_error("no such model");
   const std::string target = model[0][0].c_str();
-  tx.exec_params(sql::kInsertRun, model_id, target, format_day(as_of), "command", shards, actor);
+  // The shard that creates the run audits it; the others join it.
+  insert_run(tx, model_id, target, as_of, shards, RunTrigger::command, actor);
   auto open = tx.exec_params(sql::kOpenRun, target);
   if (open.empty()) throw std::runtime_error("no open run of " + target);
   const auto& r = open[0];

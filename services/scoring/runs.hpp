@@ -60,6 +60,12 @@ std::vector<double> parse_numbers(const std::string& csv);
 enum class RunTrigger { api, schedule, command };
 const char* trigger_name(RunTrigger trigger);
 
+// Inserts a queued run of `model_id` (a model of `target`) and its audit entry run.start naming
+// `actor` (who or what started it: a user, the schedule, the one-shot command and its user), in
+// the caller's transaction; none when a run of the target is open. Every run starts here.
+std::optional<std::int64_t> insert_run(pqxx::transaction_base& tx, std::int64_t model_id,
+                                       const std::string& target, Day as_of, int shards,
+                                       RunTrigger trigger, const std::string& actor);
 // Creates a queued run of `model_id` (which must be active) and its audit entry run.start.
 // Throws a 409 Problem when a run of the target is already open, 404/409 when the model is
 // missing or not active.

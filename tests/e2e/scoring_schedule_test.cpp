@@ -27,6 +27,12 @@ TEST_F(ScoringScheduleTest, ScheduledRunScoresEveryActiveTargetAndShowsInMetrics
       },
       std::chrono::seconds(90)));
   EXPECT_EQ(scalar("SELECT count(*) FROM scoring.runs"), "1") << "one run per target and day";
+  // Audited like the runs started through the API, with the schedule as the actor.
+  EXPECT_EQ(scalar("SELECT a.actor || ' ' || a.service || ' ' || (a.details = "
+                   "jsonb_build_object('model_id', r.model_id, 'as_of', r.as_of::text)) FROM "
+                   "gabe.audit_log a JOIN scoring.runs r ON a.entity = 'run:' || r.id "
+                   "WHERE a.action = 'run.start'"),
+            "schedule scoring true");
   EXPECT_TRUE(wait_until(
       [&] {
         return client_->get("/metrics")

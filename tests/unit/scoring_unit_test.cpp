@@ -4,16 +4,52 @@
 
 #include <cmath>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "evaluation.hpp"
 #include "features.hpp"
 #include "gabe/targets.hpp"
+#include "lru_cache.hpp"
 #include "reasons.hpp"
 #include "settings.hpp"
 
 namespace gabe::scoring {
 namespace {
+
+// The API's cache of loaded models (handlers.cpp) keeps at most its capacity, the least
+// recently used going first.
+TEST(ScoringModelCache, KeepsAtMostItsCapacityForgettingTheLeastRecentlyUsed) {
+  LruCache<std::int64_t, std::shared_ptr<const int>> cache(3);
+  for (std::int64_t id = 1; id <= 3; ++id) cache.insert(id, std::make_shared<const int>(id));
+  EXPECT_EQ(cache.size(), 3U);
+  ASSERT_TRUE(cache.find(1));  // 1 is now the most recently used; 2 the least
+  cache.insert(4, std::make_shared<const int>(4));
+  EXPECT_EQ(cache.size(), 3U);
+  EXPECT_FALSE(cache.find(2));
+  EXPECT_EQ(**cache.find(1), 1);
+  EXPECT_EQ(**cache.find(3), 3);
+  EXPECT_EQ(**cache.find(4), 4);
+  for (std::int64_t id = 100; id < 1100; ++id) cache.insert(id, std::make_shared<const int>(7));
+  EXPECT_EQ(cache.size(), 3U) << "a thousand different models asked for keep three loaded";
+  EXPECT_TRUE(cache.find(1099));
+  EXPECT_FALSE(cache.find(1));
+}
+
+TEST(ScoringModelCache, TheFirstValueKeptForAKeyWins) {
+  LruCache<std::int64_t, std::shared_ptr<const int>> cache(2);
+  const auto first = cache.insert(7, std::make_shared<const int>(1));
+  // Two requests loaded the same model at once: both use the one kept first.
+  const auto second = cache.insert(7, std::make_shared<const int>(2));
+  EXPECT_EQ(first, second);
+  EXPECT_EQ(**cache.find(7), 1);
+  EXPECT_EQ(cache.size(), 1U);
+  LruCache<int, int> tiny(0);  // a capacity below one keeps one
+  tiny.insert(1, 1);
+  tiny.insert(2, 2);
+  EXPECT_EQ(tiny.size(), 1U);
+  EXPECT_EQ(tiny.find(2), 2);
+}
 
 DonorHistory history(const std::vector<GiftRecord>& gifts, const std::vector<Day>& appeals = {},
                      const std::vector<RecurringRecord>& recurring = {}) {

@@ -1,14 +1,13 @@
 #include "gabe/cron.hpp"
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <memory>
 #include <stdexcept>
 #include <vector>
 
-#include <unicode/basictz.h>
-#include <unicode/timezone.h>
-#include <unicode/tztrans.h>
+#include "gabe/berlin.hpp"
 
 namespace gabe {
 namespace {
@@ -180,51 +179,20 @@ bool day_matches(const Cron& cron, const std::chrono::year_month_day& ymd,
   return dom && dow;
 }
 
-const icu::BasicTimeZone& berlin() {
-  static const std::unique_ptr<const icu::BasicTimeZone> zone = [] {
-    std::unique_ptr<icu::TimeZone> tz(icu::TimeZone::createTimeZone("Europe/Berlin"));
-    icu::UnicodeString id;
-    tz->getID(id);
-    if (dynamic_cast<icu::BasicTimeZone*>(tz.get()) == nullptr ||
-        id != icu::UnicodeString("Europe/Berlin"))
-      throw std::runtime_error("ICU has no zone Europe/Berlin");
-    return std::unique_ptr<const icu::BasicTimeZone>(
-        dynamic_cast<const icu::BasicTimeZone*>(tz.release()));
-  }();
-  return *zone;
-}
-
-// Offset of Berlin's wall clock from UTC at an instant, in seconds.
-std::int64_t offset_at(std::int64_t instant) {
-  int32_t raw = 0, dst = 0;
-  UErrorCode status = U_ZERO_ERROR;
-  berlin().getOffset(static_cast<UDate>(instant) * 1000.0, false, raw, dst, status);
-  if (U_FAILURE(status)) throw std::runtime_error("ICU could not read Europe/Berlin's offset");
-  return (raw + dst) / 1000;
-}
-
 // The instant at which a Berlin wall time (seconds since 1970 read as if it were UTC) fires:
 // its first occurrence when it occurs twice, the end of the gap when it does not occur.
 std::int64_t fire_instant(std::int64_t wall) {
-  std::int64_t candidates[2];
-  const UTimeZoneLocalOption options[2] = {UCAL_TZ_LOCAL_FORMER, UCAL_TZ_LOCAL_LATTER};
-  for (int i = 0; i < 2; ++i) {
-    int32_t raw = 0, dst = 0;
-    UErrorCode status = U_ZERO_ERROR;
-    berlin().getOffsetFromLocal(static_cast<UDate>(wall) * 1000.0, options[i], options[i], raw, dst,
-                                status);
-    if (U_FAILURE(status)) throw std::runtime_error("ICU could not read Europe/Berlin's offset");
-    candidates[i] = wall - (raw + dst) / 1000;
-  }
-  const std::int64_t earlier = std::min(candidates[0], candidates[1]);
-  const std::int64_t later = std::max(candidates[0], candidates[1]);
-  if (earlier + offset_at(earlier) == wall) return earlier;
-  if (later + offset_at(later) == wall) return later;
+  const std::int64_t former = wall - berlin::offset_of_wall(wall, berlin::Reading::former);
+  const std::int64_t latter = wall - berlin::offset_of_wall(wall, berlin::Reading::latter);
+  const std::int64_t earlier = std::min(former, latter);
+  const std::int64_t later = std::max(former, latter);
+  if (earlier + berlin::offset_at(earlier) == wall) return earlier;
+  if (later + berlin::offset_at(later) == wall) return later;
   // Skipped: the clock jumps over `wall` at the transition between the two readings.
-  icu::TimeZoneTransition transition;
-  if (!berlin().getNextTransition(static_cast<UDate>(earlier) * 1000.0, false, transition))
+  const auto transition = berlin::next_transition(earlier);
+  if (!transition)
     throw std::runtime_error("ICU has no transition for a skipped Europe/Berlin time");
-  return static_cast<std::int64_t>(transition.getTime() / 1000.0);
+  return *transition;
 }
 
 }  // namespace
@@ -305,7 +273,7 @@ std::chrono::sys_seconds next_fire(const Cron& cron, std::chrono::sys_seconds af
   if (t < lowest || t > highest)
     throw std::out_of_range("next_fire: the instant is outside the years 1970..9000");
   // Local wall-clock day of `after`; a day earlier covers an offset change that day.
-  std::int64_t day = (t + offset_at(t)) / kDay - 1;
+  std::int64_t day = (t + berlin::offset_at(t)) / kDay - 1;
   // Weekdays repeat on the same dates every 400 years (146,097 days), so a parsed schedule
   // fires within that; most fire within a year ("0 5 */31 9 TUE", 1 September on a Tuesday, waits
   // 11 years from 2026).
