@@ -53,6 +53,7 @@ class CivicrmPull : public IngestTest {
     // Syncs run when a test asks (POST /v1/sources/civi/sync), in small pages.
     settings_["GABE_CIVICRM_SYNC_SECONDS"] = "3600";
     settings_["GABE_CIVICRM_PAGE_SIZE"] = "10";
+    settings_["GABE_CIVICRM_FULL_PAGE_SIZE"] = "10";
     settings_["GABE_CIVICRM_TIMEOUT_SECONDS"] = "2";
   }
 
@@ -155,6 +156,7 @@ TEST_F(CivicrmPull, FullThenIncrementalSyncWithExactTotals) {
   ASSERT_EQ(add_pull_source(), 0);
   ASSERT_TRUE(sync()) << last_error();
   EXPECT_EQ(totals(), "25 25025");
+  EXPECT_EQ(pull_text("running_since"), "");  // null: no pass runs
   EXPECT_EQ(
       scalar("SELECT count(*) FROM donor.donors WHERE source = 'civi' AND NOT is_placeholder"),
       "3");
@@ -543,6 +545,11 @@ TEST_F(CivicrmPull, WebhooksAreAnsweredDuringALongSync) {
   ASSERT_EQ(add_pull_source(), 0);
   admin("POST", "/v1/sources/civi/sync");
   ASSERT_TRUE(wait_until([&] { return pull_text("running") == "full"; }, std::chrono::seconds(20)));
+  // When the running pass started (sync_state.pass_started_at), to the second, in UTC.
+  const auto since = pull_text("running_since");
+  EXPECT_EQ(since.size(), 20U) << since;
+  EXPECT_EQ(since, scalar("SELECT to_char(pass_started_at AT TIME ZONE 'UTC', "
+                          "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ingest.sync_state"));
   for (int i = 0; i < 20; ++i) {
     const auto start = std::chrono::steady_clock::now();
     auto r = event("gift.created",
