@@ -6,7 +6,9 @@
 --    Written by `gabectl source add|set` (the migrating owner), read by gabe_ingest.
 -- 2. ingest.sync_state: one row per pull source: where the running pass is (so that a sync
 --    killed half-way resumes there), the cursors of the incremental reads, what was asked
---    for with POST /v1/sources/{name}/sync, and the last success and error.
+--    for with POST /v1/sources/{name}/sync, and the last success and error. Its row is
+--    inserted with the pull source by `gabectl source add|set` (the migrating owner);
+--    gabe_ingest only reads and updates it.
 -- 3. ingest.sync_seen: the ids a full reconciliation has read so far, per entity: what
 --    CiviCRM no longer returns at its end was deleted there for good.
 
@@ -24,7 +26,8 @@ GRANT SELECT ON ingest.source_pull TO gabe_ingest;
 CREATE TABLE ingest.sync_state (
   source          text PRIMARY KEY REFERENCES ingest.source_pull (source) ON DELETE CASCADE,
   -- The pass under way: 'full' (backfill or reconciliation) or 'incremental', NULL when idle;
-  -- step is the index of its current read, after_id the last CiviCRM id of that read applied.
+  -- step is the index of its current read, after_id the last CiviCRM id of that read applied;
+  -- pass_started_at when it started (GET /v1/sources/{name}: running_since).
   pass            text CHECK (pass IN ('full', 'incremental')),
   step            integer NOT NULL DEFAULT 0,
   after_id        bigint NOT NULL DEFAULT 0,
@@ -44,7 +47,7 @@ CREATE TABLE ingest.sync_state (
 );
 COMMENT ON TABLE ingest.sync_state IS
   'Per CiviCRM pull source: the running pass and its position, incremental cursors, last success and error';
-GRANT SELECT, INSERT, UPDATE ON ingest.sync_state TO gabe_ingest;
+GRANT SELECT, UPDATE ON ingest.sync_state TO gabe_ingest;
 
 CREATE TABLE ingest.sync_seen (
   source  text NOT NULL REFERENCES ingest.source_pull (source) ON DELETE CASCADE,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <deque>
 #include <future>
 #include <set>
 #include <stdexcept>
@@ -27,6 +28,12 @@ namespace api = civicrm;
 constexpr long kOverlapSeconds = 65L * 60;
 // Erasures and refunds found by the check of ids are applied this many per transaction.
 constexpr std::size_t kDeletionBatch = 500;
+// Page transactions at once, each on a pooled connection of its own: a sync holds at most
+// this many connections, so webhooks keep the rest of the pool.
+constexpr std::size_t kPagesInFlight = 2;
+// How long a page transaction, its events applied, waits for the one before it to commit before
+// it rolls back and waits without holding anything (the pool cuts a lease at 8 s).
+constexpr std::chrono::milliseconds kPreviousWait{2000};
 
 constexpr const char* kLoadSources =
     "SELECT p.source, p.url, p.api_key, st.pass, st.step, st.after_id, st.cursors::text, "
@@ -44,6 +51,11 @@ constexpr const char* kClearSeen = "DELETE FROM ingest.sync_seen WHERE source = 
 constexpr const char* kSavePosition =
     "UPDATE ingest.sync_state SET step = $2, after_id = $3, pass_cursors = $4::jsonb, "
     "pass_records = $5::jsonb WHERE source = $1";
+// $1 source, $2 step, $3 after id, $4 cursors, $5 records, $6 and $7 the step and after id
+// that the page before wrote: no row is updated when someone else moved the position.
+constexpr const char* kSavePositionAfter =
+    "UPDATE ingest.sync_state SET step = $2, after_id = $3, pass_cursors = $4::jsonb, "
+    "pass_records = $5::jsonb WHERE source = $1 AND step = $6 AND after_id = $7";
 constexpr const char* kInsertSeen =
     "INSERT INTO ingest.sync_seen (source, entity, id) "
     "SELECT $1, $2, unnest($3::bigint[]) ON CONFLICT DO NOTHING";
@@ -61,31 +73,26 @@ constexpr const char* kFinishPass =
 constexpr const char* kRecordError =
     "UPDATE ingest.sync_state SET last_error = $2, last_error_at = now() WHERE source = $1";
 // The check of ids walks the refs Gabe holds in chunks of kCheckChunk along the (source, ref)
-// index, each chunk one short statement (a million gifts in one statement would pass the
-// pool's statement timeout on a busy machine). $1 source, $2 after ref, $3 chunk size -> the
-// chunk's last ref; then $1 source, $2 after ref, $3 last ref -> the refs of the chunk that the
-// full pass did not read: own refs (not merged-away ones, which resolve to their survivor) of
-// contacts, and contributions not refunded already.
+// index, each chunk two short statements whose plans do not depend on the statistics of the
+// tables that the backfill has just filled (a plan made before autovacuum analysed them could
+// scan ingest.sync_seen once per ref and pass the pool's statement timeout): $1 source, $2
+// after ref, $3 chunk size -> the chunk's refs, and whether each may be missing (own refs of
+// contacts, not merged-away ones, which resolve to their survivor; contributions not refunded
+// already; CiviCRM ids); then $1 source, $2 entity, $3 those ids -> the ones the full pass did
+// not read.
 constexpr std::int64_t kCheckChunk = 20000;
-constexpr const char* kContactChunkEnd =
-    "SELECT max(ref) FROM (SELECT ref FROM donor.donors WHERE source = $1 AND ref > $2 "
-    "ORDER BY ref LIMIT $3) c";
-constexpr const char* kMissingContacts =
-    "SELECT d.ref FROM donor.donors d WHERE d.source = $1 AND d.ref > $2 AND d.ref <= $3 "
-    "AND d.merged_into IS NULL AND d.erased_at IS NULL AND d.ref ~ '^[1-9][0-9]{0,17}$' "
-    "AND NOT EXISTS (SELECT 1 FROM ingest.sync_seen s WHERE s.source = $1 "
-    "AND s.entity = 'Contact' AND s.id = d.ref::bigint)";
+constexpr const char* kContactChunk =
+    "SELECT ref, merged_into IS NULL AND erased_at IS NULL AND ref ~ '^[1-9][0-9]{0,17}$' "
+    "FROM donor.donors WHERE source = $1 AND ref > $2 ORDER BY ref LIMIT $3";
+constexpr const char* kContributionChunk =
+    "SELECT ref, status <> 'refunded' AND ref ~ '^[1-9][0-9]{0,17}$' "
+    "FROM donor.gifts WHERE source = $1 AND ref > $2 ORDER BY ref LIMIT $3";
+constexpr const char* kUnseen =
+    "SELECT u.id FROM unnest($3::bigint[]) AS u(id) WHERE NOT EXISTS "
+    "(SELECT 1 FROM ingest.sync_seen s WHERE s.source = $1 AND s.entity = $2 AND s.id = u.id)";
 constexpr const char* kHeldContacts =
     "SELECT count(*) FROM donor.donors WHERE source = $1 AND ref IS NOT NULL "
     "AND merged_into IS NULL AND erased_at IS NULL";
-constexpr const char* kContributionChunkEnd =
-    "SELECT max(ref) FROM (SELECT ref FROM donor.gifts WHERE source = $1 AND ref > $2 "
-    "ORDER BY ref LIMIT $3) c";
-constexpr const char* kMissingContributions =
-    "SELECT g.ref FROM donor.gifts g WHERE g.source = $1 AND g.ref > $2 AND g.ref <= $3 "
-    "AND g.status <> 'refunded' AND g.ref ~ '^[1-9][0-9]{0,17}$' "
-    "AND NOT EXISTS (SELECT 1 FROM ingest.sync_seen s WHERE s.source = $1 "
-    "AND s.entity = 'Contribution' AND s.id = g.ref::bigint)";
 constexpr const char* kHeldContributions = "SELECT count(*) FROM donor.gifts WHERE source = $1";
 
 const std::vector<std::string> kContactFields = {
@@ -250,24 +257,45 @@ class PassRunner {
         settings_(settings),
         client_(client),
         records_(records),
-        now_(now_instant()) {
+        now_(now_instant()),
+        written_(static_cast<int>(source.step), source.after_id) {
     for (const auto& [channel, group] : source_.config.optin_groups)
       optin_groups_.push_back(std::stoll(group));
     std::sort(optin_groups_.begin(), optin_groups_.end());
   }
+
+  ~PassRunner() {
+    // A failed pass leaves page transactions under way: they use this runner.
+    for (auto& f : applying_) f.wait();
+  }
+  PassRunner(const PassRunner&) = delete;
+  PassRunner& operator=(const PassRunner&) = delete;
 
   // Returns a note for last_error when the check of ids refused to erase (else nullopt).
   std::optional<std::string> run() {
     const auto& steps = pass_steps(full_);
     while (source_.step < steps.size()) {
       read(steps[source_.step]);
+      drain();
       ++source_.step;
       source_.after_id = 0;
       save_position();
     }
     std::optional<std::string> note;
+    const auto t0 = std::chrono::steady_clock::now();
     if (full_) note = check_deletions();
     finish(note);
+    timings_.finish = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Where the pass's time went (no personal data): a large `wait` means CiviCRM is the slow
+    // side, a large `apply` the database (the wait for a free page transaction).
+    log::info("civicrm sync timings", {{"source", source_.name},
+                                       {"pass", full_ ? "full" : "incremental"},
+                                       {"pages", timings_.pages},
+                                       {"fetch_seconds", timings_.fetch},
+                                       {"map_seconds", timings_.map},
+                                       {"wait_seconds", timings_.wait},
+                                       {"apply_seconds", timings_.apply},
+                                       {"finish_seconds", timings_.finish}});
     return note;
   }
 
@@ -305,25 +333,52 @@ class PassRunner {
     records_.add({source_.name, entity}, static_cast<double>(n));
   }
 
-  // Reads `entity` in pages after source_.after_id (at least `start_after`), each page handed
-  // to `page`, which applies it.
+  // One page read from CiviCRM (fetched and checked on a thread of its own), then mapped to
+  // events and handed to a page transaction.
+  struct Page {
+    api::ApiResult result;  // owns the records
+    std::int64_t last = 0;  // the page's highest id
+    std::size_t size = 0;   // records in the page
+    std::vector<CanonicalEvent> events;
+    std::vector<std::int64_t> seen;  // ids for the check of ids (a full pass of contacts or
+                                     // contributions), else empty
+    std::size_t counted = 0;         // records counted for the page
+    bool empty = false;              // nothing to apply: only the position moves
+    double fetch_seconds = 0;
+  };
+  // What one page transaction writes (apply_page).
+  struct PageJob {
+    std::string entity;
+    std::vector<CanonicalEvent> events;
+    std::vector<std::int64_t> seen;
+    int step = 0;
+    std::int64_t after_id = 0;
+    std::string cursors;  // pass_cursors and pass_records as of this page
+    std::string records;
+    std::pair<int, std::int64_t> expected;  // the position the page before it wrote
+  };
+  using Prepare = std::function<void(Page&)>;  // maps a page, while the next is fetched
+  using Apply = std::function<void(Page&)>;    // hands it to apply_page, pages in order
+
+  // Reads `entity` in pages after source_.after_id (at least `start_after`): each page is
+  // fetched on another thread, then `prepare`d (mapped) and `apply`d in order.
   void read_entity(const std::string& entity, const api::ApiQuery& base,
-                   const std::optional<api::ModifiedSince>& modified_since,
-                   const std::function<void(const JsonValue&, std::int64_t)>& page,
-                   std::int64_t start_after = 0) {
-    // Keyset paging as api::read_pages does it, with the next page fetched while this one is
-    // applied: the next query needs only this page's last id, and CiviCRM's time and the
-    // database's then overlap instead of adding up.
-    const std::int64_t page_size = settings_.page_size;
+                   const std::optional<api::ModifiedSince>& modified_since, const Prepare& prepare,
+                   const Apply& apply, std::int64_t start_after = 0) {
+    // Keyset paging as api::read_pages does it, as a pipeline: the next query needs only this
+    // page's last id, so the next page is fetched while this one is mapped, and mapped pages
+    // are applied on connections of their own (apply_page) while the sync reads on. CiviCRM's
+    // time, the mapping and the database's time then overlap instead of adding up.
+    const std::int64_t page_size = page_size_for(entity);
     auto fetch = [this, &entity, &base, &modified_since, page_size](std::int64_t after) {
-      return client_.call(entity, "get", api::page_query(base, after, page_size, modified_since));
-    };
-    std::int64_t after = std::max(source_.after_id, start_after);
-    auto next = std::async(std::launch::async, fetch, after);
-    for (;;) {
-      api::ApiResult result = next.get();
-      if (!result.ok()) fail(result);
-      const JsonValue& values = result.values();
+      Page p;
+      const auto t0 = std::chrono::steady_clock::now();
+      p.result =
+          client_.call(entity, "get", api::page_query(base, after, page_size, modified_since));
+      p.fetch_seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+      if (!p.result.ok()) return p;
+      const JsonValue& values = p.result.values();
       std::int64_t previous = after;
       for (const auto& r : values.GetArray()) {
         const JsonValue* id = member(r, "id");
@@ -332,14 +387,43 @@ class PassRunner {
                           "CiviCRM answered a page without increasing integer ids");
         previous = id->GetInt64();
       }
-      const auto size = static_cast<std::int64_t>(values.Size());
-      if (size == 0) return;
-      const bool more = size >= page_size;
-      if (more) next = std::async(std::launch::async, fetch, previous);
-      page(values, previous);  // on a throw, `next`'s destructor waits for its fetch
-      after = previous;
+      p.last = previous;
+      p.size = values.Size();
+      p.counted = p.size;
+      return p;
+    };
+    using Clock = std::chrono::steady_clock;
+    auto seconds_since = [](Clock::time_point t) {
+      return std::chrono::duration<double>(Clock::now() - t).count();
+    };
+    auto next = std::async(std::launch::async, fetch, std::max(source_.after_id, start_after));
+    for (;;) {
+      auto t = Clock::now();
+      Page page = next.get();
+      timings_.wait += seconds_since(t);
+      timings_.fetch += page.fetch_seconds;
+      if (!page.result.ok()) fail(page.result);
+      if (page.size == 0) return;
+      ++timings_.pages;
+      const bool more = static_cast<std::int64_t>(page.size) >= page_size;
+      if (more) next = std::async(std::launch::async, fetch, page.last);
+      // On a throw below, `next`'s destructor waits for its fetch.
+      t = Clock::now();
+      prepare(page);
+      timings_.map += seconds_since(t);
+      t = Clock::now();
+      apply(page);
+      timings_.apply += seconds_since(t);
       if (!more) return;
     }
+  }
+
+  // Records per request: GABE_CIVICRM_PAGE_SIZE, and GABE_CIVICRM_FULL_PAGE_SIZE (if larger)
+  // for the bulk reads of a full pass: fewer, larger page transactions.
+  std::int64_t page_size_for(const std::string& entity) const {
+    if (full_ && (entity == "Contact" || entity == "Contribution"))
+      return std::max(settings_.page_size, settings_.full_page_size);
+    return settings_.page_size;
   }
 
   void read(SyncRead step) {
@@ -355,10 +439,12 @@ class PassRunner {
         if (!full_) {
           if (auto s = since("Contact")) ms = api::ModifiedSince{"modified_date", *s};
         }
-        return read_entity("Contact", q, ms, [&](const JsonValue& v, std::int64_t last) {
-          advance_time("Contact", v, "modified_date");
-          apply_contacts(v, "Contact", last);
-        });
+        return read_entity(
+            "Contact", q, ms, [&](Page& p) { prepare_contacts(p.result.values(), p); },
+            [&](Page& p) {
+              advance_time("Contact", p.result.values(), "modified_date");
+              apply_page(p, "Contact");
+            });
       }
       case SyncRead::contacts_by_history:
         return read_history();
@@ -391,12 +477,16 @@ class PassRunner {
     if (!full_) {
       if (auto s = since(entity)) ms = api::ModifiedSince{modified_field, *s};
     }
-    read_entity(entity, q, ms, [&](const JsonValue& v, std::int64_t last) {
-      advance_time(entity, v, modified_field);
-      std::vector<CanonicalEvent> events;
-      for (const auto& r : v.GetArray()) add_record_event(events, entity, r, nullptr);
-      apply_page(events, v.Size(), entity, {}, last);
-    });
+    read_entity(
+        entity, q, ms,
+        [&](Page& p) {
+          for (const auto& r : p.result.values().GetArray())
+            add_record_event(p.events, entity, r, nullptr);
+        },
+        [&](Page& p) {
+          advance_time(entity, p.result.values(), modified_field);
+          apply_page(p, entity);
+        });
   }
 
   void read_contributions(std::vector<api::WhereClause> where,
@@ -406,24 +496,27 @@ class PassRunner {
     q.where = std::move(where);
     read_entity(
         "Contribution", q, ms,
-        [&](const JsonValue& v, std::int64_t last) {
-          advance_id("Contribution.id", last);
-          advance_time("cancel_date", v, "cancel_date");
-          std::vector<CanonicalEvent> events;
-          std::vector<std::int64_t> ids;
-          for (const auto& r : v.GetArray()) {
-            ids.push_back(r["id"].GetInt64());
-            add_record_event(events, "Contribution", r, nullptr);
+        [&](Page& p) {
+          const JsonValue& values = p.result.values();
+          if (full_) {
+            p.seen.reserve(values.Size());
+            for (const auto& r : values.GetArray()) p.seen.push_back(r["id"].GetInt64());
           }
-          apply_page(events, v.Size(), "Contribution", full_ ? ids : std::vector<std::int64_t>{},
-                     last);
+          p.events = map_records(values, [&](std::vector<CanonicalEvent>& out, const JsonValue& r) {
+            add_record_event(out, "Contribution", r, nullptr);
+          });
+        },
+        [&](Page& p) {
+          advance_id("Contribution.id", p.last);
+          advance_time("cancel_date", p.result.values(), "cancel_date");
+          apply_page(p, "Contribution");
         },
         start_after);
   }
 
   // The opt-in groups (status Added) of each contact of `contacts`.
   std::map<std::int64_t, std::vector<std::int64_t>> group_memberships(
-      const std::vector<std::int64_t>& contacts) {
+      const std::vector<std::int64_t>& contacts) const {
     std::map<std::int64_t, std::vector<std::int64_t>> out;
     if (optin_groups_.empty() || contacts.empty()) return out;
     api::ApiQuery q;
@@ -446,18 +539,20 @@ class PassRunner {
     return out;
   }
 
-  // Contacts with their opt-in groups as the push adapter reads them (`groups`).
-  void apply_contacts(const JsonValue& values, const std::string& counted_as, std::int64_t last) {
+  // Contacts with their opt-in groups as the push adapter reads them (`groups`), mapped into
+  // `p` (on the fetching thread).
+  void prepare_contacts(const JsonValue& values, Page& p) const {
     std::vector<std::int64_t> ids;
+    ids.reserve(values.Size());
     for (const auto& r : values.GetArray()) ids.push_back(r["id"].GetInt64());
     const auto groups = group_memberships(ids);
     static const std::vector<std::int64_t> none;
-    std::vector<CanonicalEvent> events;
-    for (const auto& r : values.GetArray()) {
+    p.events = map_records(values, [&](std::vector<CanonicalEvent>& out, const JsonValue& r) {
       auto it = groups.find(r["id"].GetInt64());
-      add_record_event(events, "Contact", r, it == groups.end() ? &none : &it->second);
-    }
-    apply_page(events, values.Size(), counted_as, full_ ? ids : std::vector<std::int64_t>{}, last);
+      add_record_event(out, "Contact", r, it == groups.end() ? &none : &it->second);
+    });
+    p.counted = values.Size();
+    if (full_) p.seen = std::move(ids);
   }
 
   // Contacts whose membership in an opt-in group changed: SubscriptionHistory keeps every
@@ -469,33 +564,40 @@ class PassRunner {
     api::ApiQuery q;
     q.select = {"id", "contact_id", "group_id", "date"};
     q.where = {{"group_id", "IN", optin_groups_}};
-    read_entity("SubscriptionHistory", q, api::ModifiedSince{"date", *s},
-                [&](const JsonValue& v, std::int64_t last) {
-                  advance_time("SubscriptionHistory", v, "date");
-                  std::set<std::int64_t> contacts;
-                  for (const auto& r : v.GetArray()) {
-                    if (auto c = int_of(member(r, "contact_id"))) contacts.insert(*c);
-                  }
-                  api::ApiQuery cq;
-                  cq.select = kContactFields;
-                  cq.where = {
-                      {"id", "IN", std::vector<std::int64_t>(contacts.begin(), contacts.end())},
+    read_entity(
+        "SubscriptionHistory", q, api::ModifiedSince{"date", *s},
+        [&](Page& p) {
+          std::set<std::int64_t> contacts;
+          for (const auto& r : p.result.values().GetArray()) {
+            if (auto c = int_of(member(r, "contact_id"))) contacts.insert(*c);
+          }
+          api::ApiQuery cq;
+          cq.select = kContactFields;
+          cq.where = {{"id", "IN", std::vector<std::int64_t>(contacts.begin(), contacts.end())},
                       {"is_deleted", "IN", std::vector<std::int64_t>{0, 1}}};
-                  cq.order_by = {{"id", true}};
-                  cq.limit = static_cast<std::int64_t>(contacts.size());
-                  auto answer = client_.call("Contact", "get", cq);
-                  if (!answer.ok()) fail(answer);
-                  for (const auto& r : answer.values().GetArray()) {
-                    if (!member(r, "id") || !r["id"].IsInt64())
-                      throw SyncError(api::ApiError::malformed,
-                                      "CiviCRM answered a contact without an integer id");
-                  }
-                  if (answer.values().Size() == 0) {
-                    save_position(last);
-                    return;
-                  }
-                  apply_contacts(answer.values(), "SubscriptionHistory", last);
-                });
+          cq.order_by = {{"id", true}};
+          cq.limit = static_cast<std::int64_t>(contacts.size());
+          auto answer = client_.call("Contact", "get", cq);
+          if (!answer.ok()) fail(answer);
+          for (const auto& r : answer.values().GetArray()) {
+            if (!member(r, "id") || !r["id"].IsInt64())
+              throw SyncError(api::ApiError::malformed,
+                              "CiviCRM answered a contact without an integer id");
+          }
+          if (answer.values().Size() == 0) {
+            p.empty = true;
+            return;
+          }
+          prepare_contacts(answer.values(), p);
+        },
+        [&](Page& p) {
+          advance_time("SubscriptionHistory", p.result.values(), "date");
+          if (p.empty) {
+            save_position(p.last);
+            return;
+          }
+          apply_page(p, "SubscriptionHistory");
+        });
   }
 
   // Merges: CRM_Dedupe_Merger::createMergeActivities() records a "Contact Merged" activity
@@ -508,58 +610,82 @@ class PassRunner {
     q.where = {{"activity_id.activity_type_id:name", "=", std::string("Contact Deleted by Merge")},
                {"record_type_id:name", "=", std::string("Activity Targets")}};
     read_entity(
-        "ActivityContact", q, std::nullopt,
-        [&](const JsonValue& v, std::int64_t last) {
-          advance_id("merges.id", last);
-          std::vector<std::int64_t> parents;
-          for (const auto& r : v.GetArray()) {
-            if (auto p = int_of(member(r, "activity_id.parent_id"))) parents.push_back(*p);
-          }
-          std::map<std::int64_t, std::int64_t> survivor_of;  // parent activity -> survivor
-          if (!parents.empty()) {
-            api::ApiQuery sq;
-            sq.select = {"id", "activity_id", "contact_id"};
-            sq.where = {{"activity_id", "IN", parents},
-                        {"record_type_id:name", "=", std::string("Activity Targets")}};
-            auto result = api::read_pages(client_, "ActivityContact", sq, settings_.page_size, 0,
-                                          [&](const JsonValue& values) {
-                                            for (const auto& r : values.GetArray()) {
-                                              auto a = int_of(member(r, "activity_id"));
-                                              auto c = int_of(member(r, "contact_id"));
-                                              if (a && c) survivor_of[*a] = *c;
-                                            }
-                                            return true;
-                                          });
-            if (!result.last.ok()) fail(result.last);
-          }
-          std::vector<CanonicalEvent> events;
-          for (const auto& r : v.GetArray()) {
-            auto merged = int_of(member(r, "contact_id"));
-            auto parent = int_of(member(r, "activity_id.parent_id"));
-            if (!merged || !parent) continue;
-            auto it = survivor_of.find(*parent);
-            if (it == survivor_of.end() || it->second == *merged) continue;
-            JsonWriter d;
-            d.begin_object()
-                .field("donor_ref", std::to_string(it->second))
-                .key("merged_refs")
-                .begin_array()
-                .value(std::to_string(*merged))
-                .end_array()
-                .end_object();
-            events.push_back(envelope_event(source_.name,
-                                            "civicrm:merge:" + std::to_string(r["id"].GetInt64()),
-                                            "donor.merged", d.take(), now_));
-          }
-          apply_page(events, v.Size(), "merges", {}, last);
+        "ActivityContact", q, std::nullopt, [&](Page& p) { prepare_merges(p); },
+        [&](Page& p) {
+          advance_id("merges.id", p.last);
+          apply_page(p, "merges");
         },
         full_ ? 0 : id_cursor("merges.id"));
+  }
+
+  void prepare_merges(Page& p) const {
+    const JsonValue& v = p.result.values();
+    std::vector<std::int64_t> parents;
+    for (const auto& r : v.GetArray()) {
+      if (auto parent = int_of(member(r, "activity_id.parent_id"))) parents.push_back(*parent);
+    }
+    std::map<std::int64_t, std::int64_t> survivor_of;  // parent activity -> survivor
+    if (!parents.empty()) {
+      api::ApiQuery sq;
+      sq.select = {"id", "activity_id", "contact_id"};
+      sq.where = {{"activity_id", "IN", parents},
+                  {"record_type_id:name", "=", std::string("Activity Targets")}};
+      auto result = api::read_pages(client_, "ActivityContact", sq, settings_.page_size, 0,
+                                    [&](const JsonValue& values) {
+                                      for (const auto& r : values.GetArray()) {
+                                        auto a = int_of(member(r, "activity_id"));
+                                        auto c = int_of(member(r, "contact_id"));
+                                        if (a && c) survivor_of[*a] = *c;
+                                      }
+                                      return true;
+                                    });
+      if (!result.last.ok()) fail(result.last);
+    }
+    for (const auto& r : v.GetArray()) {
+      auto merged = int_of(member(r, "contact_id"));
+      auto parent = int_of(member(r, "activity_id.parent_id"));
+      if (!merged || !parent) continue;
+      auto it = survivor_of.find(*parent);
+      if (it == survivor_of.end() || it->second == *merged) continue;
+      JsonWriter d;
+      d.begin_object()
+          .field("donor_ref", std::to_string(it->second))
+          .key("merged_refs")
+          .begin_array()
+          .value(std::to_string(*merged))
+          .end_array()
+          .end_object();
+      p.events.push_back(envelope_event(source_.name,
+                                        "civicrm:merge:" + std::to_string(r["id"].GetInt64()),
+                                        "donor.merged", d.take(), now_));
+    }
+  }
+
+  // The events of `values`, in order, each record mapped by `map_one`; a large page in two
+  // halves at once (mapping is the sync thread's largest share of CPU).
+  template <typename MapOne>
+  static std::vector<CanonicalEvent> map_records(const JsonValue& values, const MapOne& map_one) {
+    constexpr rapidjson::SizeType kHalvesFrom = 256;
+    const rapidjson::SizeType n = values.Size();
+    auto map_range = [&](rapidjson::SizeType from, rapidjson::SizeType to) {
+      std::vector<CanonicalEvent> out;
+      out.reserve(to - from);
+      for (auto i = from; i < to; ++i) map_one(out, values[i]);
+      return out;
+    };
+    if (n < kHalvesFrom) return map_range(0, n);
+    auto first = std::async(std::launch::async, map_range, 0, n / 2);
+    auto second = map_range(n / 2, n);
+    auto out = first.get();
+    out.insert(out.end(), std::make_move_iterator(second.begin()),
+               std::make_move_iterator(second.end()));
+    return out;
   }
 
   // One record as the civicrm adapter's body {"entity", "action", "values"}, mapped and added
   // to `events` unless the adapter ignores it (test and template contributions).
   void add_record_event(std::vector<CanonicalEvent>& events, const std::string& entity,
-                        const JsonValue& record, const std::vector<std::int64_t>* groups) {
+                        const JsonValue& record, const std::vector<std::int64_t>* groups) const {
     JsonWriter v;
     v.begin_object();
     for (const auto& m : record.GetObject()) {
@@ -580,33 +706,107 @@ class PassRunner {
     events.push_back(std::move(event));
   }
 
-  // Applies one page's events with the new position, in one transaction. Contacts merged away
-  // earlier are not applied again: their ref resolves to the survivor, whose data they would
-  // overwrite (CiviCRM keeps them in the trash). `seen`: the ids of `entity` a full pass read,
-  // for its check of ids (empty in an incremental pass).
-  void apply_page(std::vector<CanonicalEvent>& events, std::size_t read, const std::string& entity,
-                  const std::vector<std::int64_t>& seen, std::int64_t last) {
-    source_.after_id = last;
-    count(entity, static_cast<std::int64_t>(read));
-    pool_.run([&](pqxx::connection& c) {
-      pqxx::work tx(c);
-      std::vector<const CanonicalEvent*> todo;
-      std::set<std::string> merged;
-      if (entity == "Contact" || entity == "SubscriptionHistory") {
-        db::ArrayLiteral refs;
-        for (const auto& e : events) refs.add(e.donor_ref);
-        for (const auto& r : tx.exec_params(kMergedRefs, source_.name, refs.take()))
-          merged.insert(r[0].c_str());
+  // Applies one page's events with the new position, in one transaction, on a connection of
+  // its own while the sync reads on: up to kPagesInFlight page transactions run at once, and
+  // each commits only after the one before it (apply_job, kSavePositionAfter), so the
+  // stored position never passes a page that is not applied. Contacts merged away earlier are
+  // not applied again: their ref resolves to the survivor, whose data they would overwrite
+  // (CiviCRM keeps them in the trash). `p.seen`: the ids of `entity` a full pass read, for its
+  // check of ids (empty in an incremental pass).
+  void apply_page(Page& p, const std::string& entity) {
+    source_.after_id = p.last;
+    count(entity, static_cast<std::int64_t>(p.counted));
+    auto job = std::make_shared<PageJob>();
+    job->entity = entity;
+    job->events = std::move(p.events);
+    job->seen = std::move(p.seen);
+    job->step = static_cast<int>(source_.step);
+    job->after_id = p.last;
+    job->cursors = map_json(source_.pass_cursors);
+    job->records = map_json(source_.pass_records);
+    job->expected = written_;
+    written_ = {job->step, job->after_id};
+    while (applying_.size() >= kPagesInFlight) {
+      auto oldest = std::move(applying_.front());
+      applying_.pop_front();
+      oldest.get();  // rethrows its failure
+    }
+    std::shared_future<void> previous;
+    if (!applying_.empty()) previous = applying_.back();
+    applying_.push_back(std::async(std::launch::async, [this, job, previous] {
+                          apply_job(*job, previous);
+                        }).share());
+  }
+
+  // Waits for every page transaction under way; rethrows the first failure.
+  void drain() {
+    while (!applying_.empty()) {
+      auto oldest = std::move(applying_.front());
+      applying_.pop_front();
+      oldest.get();
+    }
+  }
+
+  // One page transaction (on its own thread); `previous`: the page transaction before it, if
+  // one was still under way when this one started. This one commits only after `previous`
+  // committed: it waits for it (kPreviousWait at most, holding its own locks), and when that
+  // is not enough, it rolls back, so that `previous` can never wait for its locks in vain, and
+  // is applied again once `previous` is done. Its position is written only where `previous`
+  // left it (someone else moving it fails the pass).
+  void apply_job(const PageJob& job, const std::shared_future<void>& previous) {
+    bool previous_done = !previous.valid();
+    for (;;) {
+      const bool committed = pool_.run([&](pqxx::connection& c) {
+        pqxx::work tx(c);
+        apply_events_of(tx, job);
+        if (!job.seen.empty())
+          tx.exec_params(kInsertSeen, source_.name, job.entity, ids_literal(job.seen));
+        if (!previous_done) {
+          if (previous.wait_for(kPreviousWait) != std::future_status::ready) return false;
+          try {
+            previous.get();
+          } catch (...) {
+            return false;  // rolled back; its failure is rethrown below
+          }
+        }
+        const auto saved =
+            tx.exec_params(kSavePositionAfter, source_.name, job.step, job.after_id, job.cursors,
+                           job.records, job.expected.first, job.expected.second);
+        if (saved.affected_rows() != 1)
+          throw std::runtime_error("the sync position was changed by someone else");
+        tx.commit();
+        return true;
+      });
+      if (committed) return;
+      previous.get();  // rethrows the failure of the page before
+      previous_done = true;
+    }
+  }
+
+  void apply_events_of(pqxx::transaction_base& tx, const PageJob& job) {
+    std::set<std::string> merged;
+    if (job.entity == "Contact" || job.entity == "SubscriptionHistory") {
+      db::ArrayLiteral refs;
+      for (const auto& e : job.events) refs.add(e.donor_ref);
+      for (const auto& r : tx.exec_params(kMergedRefs, source_.name, refs.take()))
+        merged.insert(r[0].c_str());
+    }
+    std::vector<const CanonicalEvent*> todo;
+    todo.reserve(job.events.size());
+    bool whole = true;  // no event left out and no barrier: the page is one batch
+    for (const auto& e : job.events) {
+      if (e.is_barrier()) whole = false;
+      if (e.type == "donor.upserted" && merged.count(e.donor_ref)) {
+        whole = false;
+        continue;
       }
-      for (const auto& e : events) {
-        if (e.type == "donor.upserted" && merged.count(e.donor_ref)) continue;
-        todo.push_back(&e);
-      }
+      todo.push_back(&e);
+    }
+    if (!whole) {
       apply_in_runs(tx, todo);
-      if (!seen.empty()) tx.exec_params(kInsertSeen, source_.name, entity, ids_literal(seen));
-      write_position(tx);
-      tx.commit();
-    });
+    } else if (!job.events.empty()) {
+      apply_events(tx, job.events);  // without copying the events
+    }
   }
 
   // Merges and erasures go alone into their apply_events call, as in the importer.
@@ -635,7 +835,9 @@ class PassRunner {
   }
 
   void save_position(std::int64_t last = -1) {
+    drain();
     if (last >= 0) source_.after_id = last;
+    written_ = {static_cast<int>(source_.step), source_.after_id};
     pool_.run([&](pqxx::connection& c) {
       pqxx::work tx(c);
       write_position(tx);
@@ -649,7 +851,7 @@ class PassRunner {
   // user that suddenly sees less, a wrong site) removes nothing and says so.
   std::optional<std::string> check_deletions() {
     std::optional<std::string> note;
-    auto contacts = missing(kContactChunkEnd, kMissingContacts, kHeldContacts);
+    auto contacts = missing(kContactChunk, "Contact", kHeldContacts);
     const bool none_read = source_.pass_records["Contact"] == 0 && !contacts.first.empty();
     if (none_read || too_many(contacts)) {
       note = std::to_string(contacts.first.size()) + " of " + std::to_string(contacts.second) +
@@ -659,7 +861,7 @@ class PassRunner {
     } else {
       apply_deletions("Contact", contacts.first, "donor_ref", "donor.erased");
     }
-    auto gifts = missing(kContributionChunkEnd, kMissingContributions, kHeldContributions);
+    auto gifts = missing(kContributionChunk, "Contribution", kHeldContributions);
     if (too_many(gifts)) {
       note = (note ? *note + " " : std::string()) + std::to_string(gifts.first.size()) + " of " +
              std::to_string(gifts.second) +
@@ -671,21 +873,28 @@ class PassRunner {
   }
 
   // The refs missing from CiviCRM's answer, and how many Gabe holds.
-  std::pair<std::vector<std::string>, std::int64_t> missing(const char* chunk_end_sql,
-                                                            const char* missing_sql,
+  std::pair<std::vector<std::string>, std::int64_t> missing(const char* chunk_sql,
+                                                            const char* entity,
                                                             const char* held_sql) {
     std::pair<std::vector<std::string>, std::int64_t> out{{}, 0};
     std::string after;
     for (;;) {
       const bool more = pool_.run([&](pqxx::connection& c) {
         pqxx::nontransaction tx(c);
-        const auto end = tx.exec_params(chunk_end_sql, source_.name, after, kCheckChunk)[0][0];
-        if (end.is_null()) return false;
-        const std::string last = end.c_str();
-        for (const auto& r : tx.exec_params(missing_sql, source_.name, after, last))
-          out.first.emplace_back(r[0].c_str());
-        after = last;
-        return true;
+        const auto chunk = tx.exec_params(chunk_sql, source_.name, after, kCheckChunk);
+        if (chunk.empty()) return false;
+        std::vector<std::int64_t> ids;
+        for (const auto& r : chunk) {
+          if (r[1].as<bool>()) ids.push_back(std::stoll(r[0].c_str()));
+        }
+        std::vector<std::string> unseen;
+        if (!ids.empty()) {
+          for (const auto& r : tx.exec_params(kUnseen, source_.name, entity, ids_literal(ids)))
+            unseen.emplace_back(r[0].c_str());  // the ref: such ids have one spelling
+        }
+        out.first.insert(out.first.end(), unseen.begin(), unseen.end());
+        after = chunk[chunk.size() - 1][0].c_str();
+        return static_cast<std::int64_t>(chunk.size()) >= kCheckChunk;
       });
       if (!more) break;
     }
@@ -752,6 +961,20 @@ class PassRunner {
   const Counter& records_;
   std::string now_;
   std::vector<std::int64_t> optin_groups_;
+  // Page transactions under way, oldest first (apply_page).
+  std::deque<std::shared_future<void>> applying_;
+  std::pair<int, std::int64_t> written_;  // the position the newest page transaction writes
+  // Seconds of this pass (since it started or resumed) by what they were spent on: `fetch`
+  // on the fetching thread; on the sync thread `wait` for the fetch, `map`, and `apply`
+  // (handing a page to apply_page: mostly the wait for a free page transaction).
+  struct {
+    std::int64_t pages = 0;
+    double fetch = 0;
+    double map = 0;
+    double wait = 0;
+    double apply = 0;
+    double finish = 0;
+  } timings_;
 };
 
 std::vector<PullSource> load_pull_sources(db::Pool& pool) {
@@ -790,6 +1013,7 @@ SyncSettings SyncSettings::from(const config::Settings& settings) {
   s.interval_seconds = settings.integer("GABE_CIVICRM_SYNC_SECONDS");
   s.full_hours = settings.integer("GABE_CIVICRM_FULL_SYNC_HOURS");
   s.page_size = settings.integer("GABE_CIVICRM_PAGE_SIZE");
+  s.full_page_size = settings.integer("GABE_CIVICRM_FULL_PAGE_SIZE");
   s.timeout_seconds = settings.integer("GABE_CIVICRM_TIMEOUT_SECONDS");
   s.reread_days = settings.integer("GABE_CIVICRM_REREAD_DAYS");
   s.max_erase_percent = settings.integer("GABE_CIVICRM_MAX_ERASE_PERCENT");

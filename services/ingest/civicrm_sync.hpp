@@ -37,6 +37,8 @@ struct SyncSettings {
   long interval_seconds = 0;   // GABE_CIVICRM_SYNC_SECONDS: between incremental passes
   long full_hours = 0;         // GABE_CIVICRM_FULL_SYNC_HOURS: between full reconciliations
   long page_size = 0;          // GABE_CIVICRM_PAGE_SIZE: records per APIv4 request
+  long full_page_size = 0;     // GABE_CIVICRM_FULL_PAGE_SIZE: the same for the contacts and
+                               // contributions of a full pass (at least page_size)
   long timeout_seconds = 0;    // GABE_CIVICRM_TIMEOUT_SECONDS: per request
   long reread_days = 0;        // GABE_CIVICRM_REREAD_DAYS: contributions received since then
                                // are read again by every incremental pass

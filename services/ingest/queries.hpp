@@ -121,6 +121,8 @@ SELECT json_build_object(
     'lag_seconds', floor(extract(epoch FROM now() - st.last_sync_at))::bigint,
     'last_full_sync_at', to_char(st.last_full_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"'),
     'running', st.pass,
+    'running_since', CASE WHEN st.pass IS NOT NULL
+      THEN to_char(st.pass_started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') END,
     'requested', st.requested,
     'records', json_build_object(
       'Contact', (SELECT count(*) FROM donor.donors d WHERE d.source = s.name AND d.ref IS NOT NULL

@@ -26,6 +26,9 @@ config::SettingsTable sync_settings() {
                       "hours between full reconciliations of each CiviCRM pull source"),
       integer_setting("GABE_CIVICRM_PAGE_SIZE", 1000, 10, 5000,
                       "records per CiviCRM APIv4 request of the pull sync"),
+      integer_setting("GABE_CIVICRM_FULL_PAGE_SIZE", 2000, 10, 5000,
+                      "records per request of the contacts and contributions read by a full "
+                      "sync (the larger of this and GABE_CIVICRM_PAGE_SIZE)"),
       integer_setting("GABE_CIVICRM_TIMEOUT_SECONDS", 60, 1, 600,
                       "seconds one CiviCRM APIv4 request may take"),
       integer_setting("GABE_CIVICRM_REREAD_DAYS", 7, 0, 366,

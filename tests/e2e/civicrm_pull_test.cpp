@@ -53,6 +53,7 @@ class CivicrmPull : public IngestTest {
     // Syncs run when a test asks (POST /v1/sources/civi/sync), in small pages.
     settings_["GABE_CIVICRM_SYNC_SECONDS"] = "3600";
     settings_["GABE_CIVICRM_PAGE_SIZE"] = "10";
+    settings_["GABE_CIVICRM_FULL_PAGE_SIZE"] = "10";
     settings_["GABE_CIVICRM_TIMEOUT_SECONDS"] = "2";
   }
 
@@ -155,6 +156,7 @@ TEST_F(CivicrmPull, FullThenIncrementalSyncWithExactTotals) {
   ASSERT_EQ(add_pull_source(), 0);
   ASSERT_TRUE(sync()) << last_error();
   EXPECT_EQ(totals(), "25 25025");
+  EXPECT_EQ(pull_text("running_since"), "");  // null: no pass runs
   EXPECT_EQ(
       scalar("SELECT count(*) FROM donor.donors WHERE source = 'civi' AND NOT is_placeholder"),
       "3");
@@ -489,6 +491,50 @@ TEST_F(CivicrmPull, DownSlowOrMalformedChangesNothing) {
   EXPECT_EQ(totals(), "1 9900");
 }
 
+// A full pass reads contacts and contributions GABE_CIVICRM_FULL_PAGE_SIZE at a time (fewer,
+// larger page transactions); an incremental pass and the other reads GABE_CIVICRM_PAGE_SIZE.
+class CivicrmPullLargeFullPages : public CivicrmPull {
+ protected:
+  CivicrmPullLargeFullPages() { settings_["GABE_CIVICRM_FULL_PAGE_SIZE"] = "20"; }
+
+  // The Contribution/get requests since request number `from`, by their limit.
+  std::map<std::string, int> contribution_pages(std::size_t from) {
+    std::map<std::string, int> out;
+    const auto requests = civi_.requests();
+    for (std::size_t i = from; i < requests.size(); ++i) {
+      if (requests[i].first != "Contribution/get") continue;
+      const auto at = requests[i].second.find("\"limit\":");
+      ++out[at == std::string::npos ? "none" : requests[i].second.substr(at + 8, 2)];
+    }
+    return out;
+  }
+};
+
+TEST_F(CivicrmPullLargeFullPages, AFullPassReadsInLargerPagesAnIncrementalOneDoesNot) {
+  std::int64_t cents = 0;
+  civi_.put("Contact",
+            civi::contact(1, "Individual", "Anna", "Schmidt", "", "2026-11-01 10:00:00"));
+  for (int i = 1; i <= 45; ++i) {
+    cents += 1000 + i;
+    civi_.put("Contribution",
+              civi::contribution(i, 1, "10." + std::string(i < 10 ? "0" : "") + std::to_string(i),
+                                 "2026-06-01 12:00:00", "Completed"));
+  }
+  ASSERT_EQ(add_pull_source(), 0);
+  ASSERT_TRUE(sync()) << last_error();
+  EXPECT_EQ(totals(), "45 " + std::to_string(cents));
+  // 20 + 20 + 5: the last page is short, so no fourth request.
+  EXPECT_EQ(contribution_pages(0), (std::map<std::string, int>{{"20", 3}}));
+
+  const auto before = civi_.requests().size();
+  civi_.put("Contribution", civi::contribution(46, 1, "1.00", "2026-06-02 12:00:00", "Completed"));
+  ASSERT_TRUE(sync()) << last_error();
+  EXPECT_EQ(totals(), "46 " + std::to_string(cents + 100));
+  const auto incremental = contribution_pages(before);
+  EXPECT_EQ(incremental.count("20"), 0U);
+  EXPECT_GE(incremental.count("10"), 1U);
+}
+
 TEST_F(CivicrmPull, KilledHalfWayResumesWithNothingLostOrDoubled) {
   std::int64_t cents = 0;
   for (int i = 1; i <= 150; ++i) {
@@ -543,6 +589,11 @@ TEST_F(CivicrmPull, WebhooksAreAnsweredDuringALongSync) {
   ASSERT_EQ(add_pull_source(), 0);
   admin("POST", "/v1/sources/civi/sync");
   ASSERT_TRUE(wait_until([&] { return pull_text("running") == "full"; }, std::chrono::seconds(20)));
+  // When the running pass started (sync_state.pass_started_at), to the second, in UTC.
+  const auto since = pull_text("running_since");
+  EXPECT_EQ(since.size(), 20U) << since;
+  EXPECT_EQ(since, scalar("SELECT to_char(pass_started_at AT TIME ZONE 'UTC', "
+                          "'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM ingest.sync_state"));
   for (int i = 0; i < 20; ++i) {
     const auto start = std::chrono::steady_clock::now();
     auto r = event("gift.created",

@@ -596,5 +596,42 @@ TEST_F(SqlTest, ErasingARefWithoutAProfileTombstonesItAndScrubsItsRejectedEvents
   EXPECT_EQ(scalar("SELECT count(*) FROM donor.donors"), "2");
 }
 
+// Migration 0005: gabectl (the migrating owner) adds pull sources and their sync_state rows;
+// gabe_ingest reads the key and the state and moves the position, nothing more.
+TEST_F(SqlTest, GabeIngestReadsAndUpdatesThePullStateButCannotAddOrRemoveIt) {
+  scalar("INSERT INTO ingest.sources (name, adapter) VALUES ('crm', 'civicrm')");
+  scalar("INSERT INTO ingest.source_pull (source, url, api_key) VALUES ('crm', 'https://c', 'k')");
+  scalar("INSERT INTO ingest.sync_state (source) VALUES ('crm')");
+  scalar("INSERT INTO ingest.sources (name, adapter) VALUES ('other', 'civicrm')");
+  scalar(
+      "INSERT INTO ingest.source_pull (source, url, api_key) VALUES ('other', 'https://o', 'k')");
+
+  // What the sync does.
+  EXPECT_EQ(call("SELECT api_key FROM ingest.source_pull WHERE source = 'crm'"), "k");
+  EXPECT_EQ(call("UPDATE ingest.sync_state SET pass = 'full', pass_started_at = now(), step = 1 "
+                 "WHERE source = 'crm' RETURNING step"),
+            "1");
+  EXPECT_EQ(call("INSERT INTO ingest.sync_seen (source, entity, id) VALUES ('crm', 'Contact', 7) "
+                 "RETURNING id"),
+            "7");
+  EXPECT_EQ(call("DELETE FROM ingest.sync_seen WHERE source = 'crm' RETURNING id"), "7");
+
+  // What it must not do: only `gabectl source add|set` creates a state row or touches the key.
+  EXPECT_THROW(call("INSERT INTO ingest.sync_state (source) VALUES ('other')"),
+               pqxx::insufficient_privilege);
+  EXPECT_THROW(call("DELETE FROM ingest.sync_state WHERE source = 'crm'"),
+               pqxx::insufficient_privilege);
+  EXPECT_THROW(call("INSERT INTO ingest.source_pull (source, url, api_key) "
+                    "VALUES ('crm2', 'https://x', 'k')"),
+               pqxx::insufficient_privilege);
+  EXPECT_THROW(call("UPDATE ingest.source_pull SET api_key = 'stolen' WHERE source = 'crm'"),
+               pqxx::insufficient_privilege);
+  EXPECT_THROW(call("DELETE FROM ingest.source_pull WHERE source = 'crm'"),
+               pqxx::insufficient_privilege);
+  EXPECT_THROW(call("UPDATE ingest.sync_seen SET id = 8"), pqxx::insufficient_privilege);
+  EXPECT_EQ(scalar("SELECT count(*) FROM ingest.sync_state"), "1");
+  EXPECT_EQ(scalar("SELECT api_key FROM ingest.source_pull WHERE source = 'crm'"), "k");
+}
+
 }  // namespace
 }  // namespace gabe::test
