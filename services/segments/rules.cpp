@@ -11,6 +11,13 @@ namespace gabe::segments {
 
 namespace {
 
+// Day counts are relative to the day the rollups are as of (one value per statement, an
+// InitPlan): the rollups store dates, so a new day does not make every row stale.
+constexpr std::string_view kDaysSinceLastGift =
+    "((SELECT fs.as_of FROM segments.facts_state fs) - f.last_gift_on)";
+constexpr std::string_view kDaysSinceFirstGift =
+    "((SELECT fs.as_of FROM segments.facts_state fs) - f.first_gift_on)";
+
 // SQL for every rule field of the shared catalogue, by name. A catalogue entry marked
 // rule_field without a row here is reported by is_computable() and fails a unit test.
 constexpr std::array kCatalogueSql{
@@ -23,7 +30,7 @@ constexpr std::array kCatalogueSql{
     RuleField{"last_gift_amount", FeatureType::money, "f.last_gift_amount_cents", ""},
     RuleField{"first_gift_on", FeatureType::date, "f.first_gift_on", ""},
     RuleField{"last_gift_on", FeatureType::date, "f.last_gift_on", ""},
-    RuleField{"days_since_last_gift", FeatureType::days, "f.days_since_last_gift", ""},
+    RuleField{"days_since_last_gift", FeatureType::days, kDaysSinceLastGift, ""},
     RuleField{"recurring_active", FeatureType::boolean, "COALESCE(f.recurring_active, false)", ""},
     RuleField{"recurring_monthly_amount", FeatureType::money,
               "COALESCE(f.recurring_monthly_cents, 0)", ""},
@@ -34,7 +41,7 @@ constexpr std::array kCatalogueSql{
 
 // The segments service's own rollups, for the built-in RFM and lifecycle segments.
 constexpr std::array kSegmentAttributes{
-    RuleField{"days_since_first_gift", FeatureType::days, "f.days_since_first_gift",
+    RuleField{"days_since_first_gift", FeatureType::days, kDaysSinceFirstGift,
               "Days since the first completed gift"},
     RuleField{"rfm_r", FeatureType::number, "f.rfm_r",
               "Recency quintile among donors with gifts: 5 = most recent last gift"},
