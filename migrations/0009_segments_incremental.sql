@@ -8,7 +8,9 @@
 -- The rollups no longer hold day counts: days_since_* are computed by the rule from the day the
 -- facts are as of (segments.facts_state.as_of), and each row records next_change_on, the first
 -- day on which its 365-day window or its count of gifts received so far changes by the date
--- alone. So a new day recomputes only the donors whose window moved.
+-- alone. So a new day recomputes only the donors whose window moved. Nor do they hold RFM
+-- quintiles, which depend on every donor: facts_state keeps the quintile boundaries and the
+-- rules compare with them, so a new gift rewrites one row, not every row whose rank moved.
 
 -- The sequence-based staleness mark of 0007 is replaced by the changed-donor log.
 DROP TRIGGER segments_facts_stale ON donor.gifts;
@@ -21,12 +23,10 @@ DROP SEQUENCE segments.source_changes;
 TRUNCATE segments.donor_facts, segments.facts_state;
 ALTER TABLE segments.donor_facts DROP COLUMN days_since_last_gift,
   DROP COLUMN days_since_first_gift,
+  DROP COLUMN rfm_r, DROP COLUMN rfm_f, DROP COLUMN rfm_m,  -- from facts_state.rfm_bounds
   ADD COLUMN next_change_on date;  -- the rollup changes by the date alone on this day
--- Updated in place (quintiles, recomputed donors): room for HOT updates.
-ALTER TABLE segments.donor_facts SET (fillfactor = 90);
-
--- The RFM quintile boundaries the current quintiles were ranked with, and when the last full
--- rebuild ran (GABE_SEGMENTS_FACTS_MAX_AGE).
+-- The RFM quintile boundaries (recency, frequency, monetary: four each), when the last full
+-- rebuild ran (GABE_SEGMENTS_FACTS_MAX_AGE) and how many donors the last call recomputed.
 ALTER TABLE segments.facts_state
   ADD COLUMN full_built_at timestamptz NOT NULL DEFAULT now(),
   ADD COLUMN rfm_bounds bigint[] NOT NULL DEFAULT '{}',

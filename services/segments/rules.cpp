@@ -18,6 +18,19 @@ constexpr std::string_view kDaysSinceLastGift =
 constexpr std::string_view kDaysSinceFirstGift =
     "((SELECT fs.as_of FROM segments.facts_state fs) - f.first_gift_on)";
 
+// RFM quintiles from the boundaries segments.ensure_donor_facts() stores (four per ranking,
+// ascending, -1 for none): quintile = 1 + the number of boundaries below the value, for donors
+// with completed gifts. The boundaries are read once per statement (an InitPlan).
+constexpr std::string_view kRfmR =
+    "CASE WHEN f.gift_count > 0 THEN 1 + width_bucket((f.last_gift_on - DATE '1900-01-01') - 1, "
+    "(SELECT fs.rfm_bounds[1:4] FROM segments.facts_state fs)) END";
+constexpr std::string_view kRfmF =
+    "CASE WHEN f.gift_count > 0 THEN 1 + width_bucket(f.gift_count::bigint - 1, "
+    "(SELECT fs.rfm_bounds[5:8] FROM segments.facts_state fs)) END";
+constexpr std::string_view kRfmM =
+    "CASE WHEN f.gift_count > 0 THEN 1 + width_bucket(f.gift_amount_total_cents - 1, "
+    "(SELECT fs.rfm_bounds[9:12] FROM segments.facts_state fs)) END";
+
 // SQL for every rule field of the shared catalogue, by name. A catalogue entry marked
 // rule_field without a row here is reported by is_computable() and fails a unit test.
 constexpr std::array kCatalogueSql{
@@ -43,11 +56,11 @@ constexpr std::array kCatalogueSql{
 constexpr std::array kSegmentAttributes{
     RuleField{"days_since_first_gift", FeatureType::days, kDaysSinceFirstGift,
               "Days since the first completed gift"},
-    RuleField{"rfm_r", FeatureType::number, "f.rfm_r",
+    RuleField{"rfm_r", FeatureType::number, kRfmR,
               "Recency quintile among donors with gifts: 5 = most recent last gift"},
-    RuleField{"rfm_f", FeatureType::number, "f.rfm_f",
+    RuleField{"rfm_f", FeatureType::number, kRfmF,
               "Frequency quintile (completed gifts, all time): 5 = most gifts"},
-    RuleField{"rfm_m", FeatureType::number, "f.rfm_m",
+    RuleField{"rfm_m", FeatureType::number, kRfmM,
               "Monetary quintile (sum of completed gifts): 5 = highest sum"},
 };
 

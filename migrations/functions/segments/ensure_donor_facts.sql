@@ -8,8 +8,7 @@ DROP FUNCTION IF EXISTS segments.ensure_donor_facts(integer, boolean);
 --   p_max_age_seconds (0: never), or more donors changed than a fifth of the rows;
 -- * otherwise incremental: the donors in segments.changed_donors (written by the triggers of
 --   migration 0009) and, on a new day, the donors whose next_change_on has come are recomputed
---   with the same statement restricted to them; then the RFM quintile boundaries are computed
---   again and only the rows whose quintile changed are updated;
+--   with the same statement restricted to them;
 -- * nothing at all when no donor changed and the day is the same.
 --
 -- Returns the day the facts are as of, whether they were rebuilt in full, and how many donors
@@ -18,8 +17,11 @@ DROP FUNCTION IF EXISTS segments.ensure_donor_facts(integer, boolean);
 -- Rollups count completed gifts received on or before the day; "365d" means received on or
 -- after the day - 364. RFM quintiles rank donors with at least one completed gift: quintile =
 -- ceil(5 k / N), N their number, k the number whose value is at or below the donor's (equal
--- values share a quintile, 5 is the best). Computed exactly in integers from the boundaries
--- b[q] = the largest value with 5 k <= q N (q = 1..4): quintile = 1 + #{q : value > b[q]}.
+-- values share a quintile, 5 is the best). Every call stores the boundaries in
+-- facts_state.rfm_bounds, computed exactly in integers: b[q] = the largest value with
+-- 5 k <= q N (q = 1..4; -1 when there is none), and the rules compute quintile =
+-- 1 + #{q : value > b[q]} = 1 + width_bucket(value - 1, b) (services/segments/rules.cpp). So a
+-- moved boundary rewrites no row.
 CREATE OR REPLACE FUNCTION segments.ensure_donor_facts(p_max_age_seconds integer DEFAULT 0,
                                                        p_force boolean DEFAULT false,
                                                        p_today date DEFAULT NULL)
@@ -82,22 +84,27 @@ DECLARE
   JOIN donor.donors d ON d.id = COALESCE(g.donor_id, r.donor_id)
   WHERE d.erased_at IS NULL AND d.merged_into IS NULL
   $q$;
-  -- The four boundaries of each RFM quintile (recency by the last gift's day, frequency by the
-  -- count, monetary by the sum), 12 values in one array, from relation %1$s.
+  -- The number of rows, and the four boundaries of each RFM quintile (recency by the last
+  -- gift's day, frequency by the count, monetary by the sum): 12 values in one array, -1 for a
+  -- boundary no value ranks at (so that every value is above it).
   v_bounds_sql constant text := $q$
-  WITH v AS (
-    SELECT last_gift_on - DATE '1900-01-01' AS r, gift_count AS f, gift_amount_total_cents AS m
-    FROM %1$s WHERE gift_count > 0
-  ), n AS (SELECT count(*) AS n FROM v),
-  hr AS (SELECT r AS x, sum(count(*)) OVER (ORDER BY r) AS k FROM v GROUP BY r),
-  hf AS (SELECT f AS x, sum(count(*)) OVER (ORDER BY f) AS k FROM v GROUP BY f),
-  hm AS (SELECT m AS x, sum(count(*)) OVER (ORDER BY m) AS k FROM v GROUP BY m)
-  SELECT ARRAY(
-    SELECT (SELECT max(h.x) FROM hr h WHERE 5 * h.k <= q * n.n) FROM generate_series(1, 4) q
+  WITH v AS MATERIALIZED (
+    SELECT f.gift_count > 0 AS gave, f.last_gift_on - DATE '1900-01-01' AS r, f.gift_count AS f,
+           f.gift_amount_total_cents AS m
+    FROM segments.donor_facts f
+  ), n AS (SELECT count(*) AS rows, count(*) FILTER (WHERE v.gave) AS n FROM v),
+  hr AS (SELECT r AS x, sum(count(*)) OVER (ORDER BY r) AS k FROM v WHERE gave GROUP BY r),
+  hf AS (SELECT f AS x, sum(count(*)) OVER (ORDER BY f) AS k FROM v WHERE gave GROUP BY f),
+  hm AS (SELECT m AS x, sum(count(*)) OVER (ORDER BY m) AS k FROM v WHERE gave GROUP BY m)
+  SELECT n.rows, ARRAY(
+    SELECT COALESCE((SELECT max(h.x) FROM hr h WHERE 5 * h.k <= q * n.n), -1)
+    FROM generate_series(1, 4) q
     UNION ALL
-    SELECT (SELECT max(h.x) FROM hf h WHERE 5 * h.k <= q * n.n) FROM generate_series(1, 4) q
+    SELECT COALESCE((SELECT max(h.x) FROM hf h WHERE 5 * h.k <= q * n.n), -1)
+    FROM generate_series(1, 4) q
     UNION ALL
-    SELECT (SELECT max(h.x) FROM hm h WHERE 5 * h.k <= q * n.n) FROM generate_series(1, 4) q) AS bounds
+    SELECT COALESCE((SELECT max(h.x) FROM hm h WHERE 5 * h.k <= q * n.n), -1)
+    FROM generate_series(1, 4) q)
   FROM n
   $q$;
 BEGIN
@@ -130,21 +137,12 @@ BEGIN
     -- bulk import (no statistics yet) the planner picked nested loops that took minutes.
     v_nestloop := current_setting('enable_nestloop');
     PERFORM set_config('enable_nestloop', 'off', true);
-    -- Rows and quintiles in one statement: the rows once, the boundaries from them.
     EXECUTE format($q$
       INSERT INTO segments.donor_facts (donor_id, gift_count, gift_count_365d,
         gift_amount_total_cents, gift_amount_365d_cents, largest_gift_cents,
         last_gift_amount_cents, first_gift_on, last_gift_on, recurring_active,
-        recurring_monthly_cents, next_change_on, rfm_r, rfm_f, rfm_m)
-      WITH x AS MATERIALIZED (%s), b AS (%s)
-      SELECT x.*,
-             segments.quintile(x.last_gift_on - DATE '1900-01-01', b.bounds[1:4]),
-             CASE WHEN x.gift_count > 0 THEN segments.quintile(x.gift_count, b.bounds[5:8]) END,
-             CASE WHEN x.gift_count > 0
-                  THEN segments.quintile(x.gift_amount_total_cents, b.bounds[9:12]) END
-      FROM x CROSS JOIN b$q$, format(v_rows_sql, '', ''), format(v_bounds_sql, 'x'))
-      USING v_today;
-    GET DIAGNOSTICS v_rows = ROW_COUNT;
+        recurring_monthly_cents, next_change_on)
+      %s$q$, format(v_rows_sql, '', '')) USING v_today;
     PERFORM set_config('enable_nestloop', v_nestloop, true);
     ANALYZE segments.donor_facts;
     v_ids := NULL;
@@ -157,31 +155,11 @@ BEGIN
         recurring_monthly_cents, next_change_on)
       %s$q$, format(v_rows_sql, 'AND gi.donor_id = ANY ($2)', 'AND rc.donor_id = ANY ($2)'))
       USING v_today, v_ids;
-    v_rows := (SELECT count(*) FROM segments.donor_facts);
   END IF;
 
-  -- The quintiles (a full rebuild wrote them already): every row whose quintile changed when
-  -- a boundary moved, otherwise only the recomputed donors (whose quintiles are still empty).
-  EXECUTE format(v_bounds_sql, 'segments.donor_facts') INTO v_bounds;
-  IF v_full THEN
-    NULL;
-  ELSIF v_bounds IS DISTINCT FROM v_state.rfm_bounds THEN
-    UPDATE segments.donor_facts f
-    SET rfm_r = segments.quintile(f.last_gift_on - DATE '1900-01-01', v_bounds[1:4]),
-        rfm_f = segments.quintile(f.gift_count, v_bounds[5:8]),
-        rfm_m = segments.quintile(f.gift_amount_total_cents, v_bounds[9:12])
-    WHERE f.gift_count > 0
-      AND (f.rfm_r, f.rfm_f, f.rfm_m) IS DISTINCT FROM
-          (segments.quintile(f.last_gift_on - DATE '1900-01-01', v_bounds[1:4]),
-           segments.quintile(f.gift_count, v_bounds[5:8]),
-           segments.quintile(f.gift_amount_total_cents, v_bounds[9:12]));
-  ELSE
-    UPDATE segments.donor_facts f
-    SET rfm_r = segments.quintile(f.last_gift_on - DATE '1900-01-01', v_bounds[1:4]),
-        rfm_f = segments.quintile(f.gift_count, v_bounds[5:8]),
-        rfm_m = segments.quintile(f.gift_amount_total_cents, v_bounds[9:12])
-    WHERE f.donor_id = ANY (v_ids) AND f.gift_count > 0;
-  END IF;
+  -- The quintile boundaries: one pass over the rollups (the quintiles themselves are computed
+  -- by the rules from them, so no row is rewritten when a boundary moves).
+  EXECUTE v_bounds_sql INTO v_rows, v_bounds;
 
   INSERT INTO segments.facts_state AS s (singleton, as_of, built_at, donors, duration_ms,
                                          full_built_at, rfm_bounds, recomputed)
