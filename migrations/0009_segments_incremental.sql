@@ -30,7 +30,21 @@ ALTER TABLE segments.donor_facts DROP COLUMN days_since_last_gift,
 ALTER TABLE segments.facts_state
   ADD COLUMN full_built_at timestamptz NOT NULL DEFAULT now(),
   ADD COLUMN rfm_bounds bigint[] NOT NULL DEFAULT '{}',
-  ADD COLUMN recomputed bigint NOT NULL DEFAULT 0;
+  ADD COLUMN recomputed bigint NOT NULL DEFAULT 0,
+  ADD COLUMN mean_gift_cents float8 NOT NULL DEFAULT 0;  -- over all donors, for matching
+
+-- How many rollup rows have each value, per RFM ranking ('r': the last gift's day as days
+-- since 1900, 'f': the number of gifts (0 included: so the counts of 'f' add up to the rows),
+-- 'm': the sum of gifts), kept up to date with the rows: the quintile boundaries come from
+-- here, not from a pass over every donor. Erasing a donor's rollups subtracts them here too
+-- (segments.erase_donor_data).
+CREATE UNLOGGED TABLE segments.rfm_counts (
+  metric  "char" NOT NULL CHECK (metric IN ('r', 'f', 'm')),
+  value   bigint NOT NULL,
+  n       bigint NOT NULL,
+  PRIMARY KEY (metric, value)
+);
+GRANT SELECT, INSERT, UPDATE, DELETE, TRUNCATE ON segments.rfm_counts TO gabe_segments;
 
 -- Donors whose rollups must be recomputed. Append-only for the writers (no key: concurrent
 -- writers never wait for one another here, duplicates are harmless); emptied by

@@ -496,7 +496,9 @@ class SegmentsApi {
       }
       tx.exec_params(sql::kInsertRunCampaigns, run_id, refs.take(), targets.take(), channels.take(),
                      capacities.take(), costs.take());
+      auto phase = Clock::now();
       tx.exec_params(sql::kEnsureFacts, facts_max_age_);
+      const auto facts_ms = elapsed_ms(phase);
       // The distinct targets and channels, and for each combination the campaigns using it.
       std::vector<std::string> target_names, channel_names;
       const auto position = [](std::vector<std::string>& names, const std::string& name) {
@@ -521,6 +523,7 @@ class SegmentsApi {
       std::vector<Candidate> candidates;
       std::vector<double> scores;
       std::vector<std::int64_t> expected_gifts;
+      phase = Clock::now();
       {
         const auto rows = tx.exec_params(sql::kCandidates, distinct_targets.take(),
                                          distinct_channels.take(), today, m.min_days);
@@ -554,8 +557,12 @@ class SegmentsApi {
         }
       }
       const auto candidate_count = static_cast<std::int64_t>(candidates.size());
+      const auto candidates_ms = elapsed_ms(phase);
+      phase = Clock::now();
       auto result = greedy_match(std::move(candidates), caps, m.max_asks);
       draw_holdouts(result, ref_names, m.holdout_fraction, m.seed);
+      const auto match_ms = elapsed_ms(phase);
+      phase = Clock::now();
 
       std::vector<std::int64_t> treated(caps.size(), 0), held(caps.size(), 0);
       std::vector<double> value(caps.size(), 0);
@@ -574,6 +581,7 @@ class SegmentsApi {
         }
         copy.complete();
       }
+      const auto write_ms = elapsed_ms(phase);
       double total_value = 0;
       for (std::size_t k = 0; k < caps.size(); ++k) {
         tx.exec_params(sql::kFinishRunCampaign, run_id, ref_names[k], treated[k], held[k],
@@ -601,6 +609,10 @@ class SegmentsApi {
                 {{"run_id", run_id},
                  {"candidates", candidate_count},
                  {"assigned", static_cast<std::int64_t>(result.assignments.size())},
+                 {"facts_ms", facts_ms},
+                 {"candidates_ms", candidates_ms},
+                 {"match_ms", match_ms},
+                 {"write_ms", write_ms},
                  {"duration_ms", ms}});
     });
     match_seconds_.observe({}, static_cast<double>(elapsed_ms(start)) / 1000.0);
@@ -743,7 +755,10 @@ class SegmentsApi {
       if (seg.empty()) throw not_found("No such segment.");
       const auto doc = parse_json(seg[0][1].c_str());
       const auto rule = compile_rule(*doc);
-      r.facts_as_of = tx.exec_params(sql::kEnsureFacts, facts_max_age_)[0][0].c_str();
+      const auto facts_start = Clock::now();
+      const auto facts = tx.exec_params(sql::kEnsureFacts, facts_max_age_)[0];
+      r.facts_as_of = facts[0].c_str();
+      const auto facts_ms = elapsed_ms(facts_start);
       r.refresh_id =
           tx.exec_params(sql::kStartRefresh, id, actor, r.facts_as_of)[0][0].as<std::int64_t>();
       db::ArrayLiteral values;
@@ -757,6 +772,13 @@ class SegmentsApi {
       tx.exec_params(sql::kFinishRefresh, r.refresh_id, r.members, r.added, r.removed,
                      r.duration_ms, id);
       tx.commit();
+      log::info("segment refreshed", {{"segment_id", id},
+                                      {"refresh_id", r.refresh_id},
+                                      {"members", r.members},
+                                      {"facts_rebuilt", facts[1].as<bool>()},
+                                      {"facts_recomputed", facts[2].as<std::int64_t>()},
+                                      {"facts_ms", facts_ms},
+                                      {"duration_ms", r.duration_ms}});
     });
     refresh_seconds_.observe({}, static_cast<double>(elapsed_ms(start)) / 1000.0);
     return r;

@@ -1,9 +1,9 @@
 // The donor rollups kept fresh by changed donor (migration 0009,
 // segments.ensure_donor_facts): after new gifts, refunds, deleted gifts, recurring changes,
 // erasures, merges and days passing, the incrementally kept segments.donor_facts must equal a
-// full rebuild for the same day, row for row (next_change_on included, and the RFM quintile
-// boundaries); only
-// the changed donors are recomputed; and a rule on days since the last gift follows the day.
+// full rebuild for the same day, row for row (next_change_on included), with the same RFM
+// counts, quintile boundaries and mean gift; only the changed donors are recomputed; and a rule
+// on days since the last gift follows the day.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -39,9 +39,13 @@ class SegmentFacts : public SegmentsTest {
     const auto kept = tx.exec("SELECT count(*) FROM kept")[0][0].as<std::int64_t>();
     EXPECT_GT(kept, 0);
     const auto state = [&] {
-      return std::string(tx.exec("SELECT as_of || ' ' || donors || ' ' || rfm_bounds::text FROM "
-                                 "segments.facts_state")[0][0]
-                             .c_str());
+      return std::string(
+          tx.exec(
+                "SELECT as_of || ' ' || donors || ' ' || rfm_bounds::text || ' ' || "
+                "mean_gift_cents || ' ' || (SELECT md5(string_agg(metric::text || ':' || value || "
+                "':' || n, ',' ORDER BY metric, value)) FROM segments.rfm_counts WHERE n > 0) "
+                "FROM segments.facts_state")[0][0]
+              .c_str());
     };
     const auto kept_state = state();
     auto full = tx.exec("SELECT rebuilt FROM segments.ensure_donor_facts(0, true, " +
@@ -105,6 +109,8 @@ TEST_F(SegmentFacts, IncrementalUpkeepEqualsAFullRebuildAfterEveryKindOfChange) 
       "status, updated_at) VALUES ('crm', 'rc-new', 99, 3000, 'EUR', 'quarterly', 'active', "
       "now())");
   sql("UPDATE donor.donors SET erased_at = now() WHERE id = 101");
+  sql("SELECT segments.erase_donor_data(105)");  // the erasure's own step, then the flag
+  sql("UPDATE donor.donors SET erased_at = now() WHERE id = 105");
   sql("UPDATE donor.gifts SET donor_id = 103 WHERE donor_id = 102");
   sql("UPDATE donor.recurring SET donor_id = 103 WHERE donor_id = 102");
   sql("UPDATE donor.donors SET merged_into = 103 WHERE id = 102");
@@ -116,7 +122,8 @@ TEST_F(SegmentFacts, IncrementalUpkeepEqualsAFullRebuildAfterEveryKindOfChange) 
     EXPECT_EQ(step.recomputed, touched);
     EXPECT_LT(step.recomputed, rows / 2);
   }
-  EXPECT_EQ(count("SELECT count(*) FROM segments.donor_facts WHERE donor_id IN (101, 102)"), 0);
+  EXPECT_EQ(count("SELECT count(*) FROM segments.donor_facts WHERE donor_id IN (101, 102, 105)"),
+            0);
   EXPECT_EQ(differences_from_full(today), "");
 
   // Days pass without a write: the 365-day windows move, the future gift starts to count.

@@ -34,9 +34,11 @@ DECLARE
   v_ids     bigint[];
   v_rows    bigint;
   v_bounds  bigint[];
+  v_mean    float8;
   v_nestloop text;
-  -- One donor's rollups from the gifts and recurring commitments; %1$s restricts the donors
-  -- (empty for all), $1 is the day, $2 the donors.
+  -- The donors' rollups from the gifts and recurring commitments; %1$s, %2$s and %3$s restrict
+  -- the gifts, the recurring commitments and the donors (empty for all), $1 is the day, $2 the
+  -- donors.
   v_rows_sql constant text := $q$
   WITH g AS (
     SELECT gi.donor_id,
@@ -82,29 +84,48 @@ DECLARE
          g.next_change_on
   FROM g FULL JOIN r ON r.donor_id = g.donor_id
   JOIN donor.donors d ON d.id = COALESCE(g.donor_id, r.donor_id)
-  WHERE d.erased_at IS NULL AND d.merged_into IS NULL
+  WHERE d.erased_at IS NULL AND d.merged_into IS NULL %3$s
   $q$;
-  -- The number of rows, and the four boundaries of each RFM quintile (recency by the last
-  -- gift's day, frequency by the count, monetary by the sum): 12 values in one array, -1 for a
-  -- boundary no value ranks at (so that every value is above it).
+  -- The RFM counts (segments.rfm_counts) of a set of rollup rows %1$s (gift_count,
+  -- last_gift_on, total) changed by %2$s: recency and monetary for donors with gifts, frequency
+  -- for every row (0 for a donor with only a recurring gift: the number of rows).
+  v_counts_sql constant text := $q$
+  d AS (
+    SELECT 'r'::"char" AS metric, (x.last_gift_on - DATE '1900-01-01')::bigint AS value
+    FROM %1$s x WHERE x.gift_count > 0
+    UNION ALL SELECT 'f', x.gift_count FROM %1$s x
+    UNION ALL SELECT 'm', x.total FROM %1$s x WHERE x.gift_count > 0
+  ), up AS (
+    INSERT INTO segments.rfm_counts AS c (metric, value, n)
+    SELECT d.metric, d.value, %2$s count(*) FROM d GROUP BY d.metric, d.value
+    ON CONFLICT (metric, value) DO UPDATE SET n = c.n + excluded.n
+  )$q$;
+  -- From the counts: the number of rows, the mean completed gift over all donors (cents), and
+  -- the four boundaries of each quintile (recency, frequency, monetary): 12 values, -1 for a
+  -- boundary no value ranks at. A value's level is the smallest q with 5 k <= q N, so b[q] is
+  -- the largest value of a level <= q.
   v_bounds_sql constant text := $q$
-  WITH v AS MATERIALIZED (
-    SELECT f.gift_count > 0 AS gave, f.last_gift_on - DATE '1900-01-01' AS r, f.gift_count AS f,
-           f.gift_amount_total_cents AS m
-    FROM segments.donor_facts f
-  ), n AS (SELECT count(*) AS rows, count(*) FILTER (WHERE v.gave) AS n FROM v),
-  hr AS (SELECT r AS x, sum(count(*)) OVER (ORDER BY r) AS k FROM v WHERE gave GROUP BY r),
-  hf AS (SELECT f AS x, sum(count(*)) OVER (ORDER BY f) AS k FROM v WHERE gave GROUP BY f),
-  hm AS (SELECT m AS x, sum(count(*)) OVER (ORDER BY m) AS k FROM v WHERE gave GROUP BY m)
-  SELECT n.rows, ARRAY(
-    SELECT COALESCE((SELECT max(h.x) FROM hr h WHERE 5 * h.k <= q * n.n), -1)
-    FROM generate_series(1, 4) q
-    UNION ALL
-    SELECT COALESCE((SELECT max(h.x) FROM hf h WHERE 5 * h.k <= q * n.n), -1)
-    FROM generate_series(1, 4) q
-    UNION ALL
-    SELECT COALESCE((SELECT max(h.x) FROM hm h WHERE 5 * h.k <= q * n.n), -1)
-    FROM generate_series(1, 4) q)
+  WITH n AS (
+    SELECT COALESCE(sum(c.n) FILTER (WHERE c.metric = 'f'), 0)::bigint AS rows,
+           COALESCE(sum(c.n) FILTER (WHERE c.metric = 'f' AND c.value > 0), 0)::bigint AS n,
+           COALESCE((sum(c.value * c.n) FILTER (WHERE c.metric = 'm'))::float8
+                    / NULLIF((sum(c.value * c.n) FILTER (WHERE c.metric = 'f'))::bigint, 0), 0)
+             AS mean
+    FROM segments.rfm_counts c WHERE c.n > 0
+  ), h AS (
+    SELECT c.metric, c.value,
+           (5 * (sum(c.n) OVER (PARTITION BY c.metric ORDER BY c.value))::bigint + n.n - 1)
+             / NULLIF(n.n, 0) AS lvl
+    FROM segments.rfm_counts c CROSS JOIN n
+    WHERE c.n > 0 AND (c.metric <> 'f' OR c.value > 0)
+  ), g AS (
+    SELECT h.metric, h.lvl, max(h.value) AS top FROM h GROUP BY h.metric, h.lvl
+  )
+  SELECT n.rows, n.mean, ARRAY(
+    SELECT COALESCE((SELECT max(g.top) FROM g WHERE g.metric = m.metric AND g.lvl <= m.q), -1)
+    FROM unnest('{r,r,r,r,f,f,f,f,m,m,m,m}'::"char"[], '{1,2,3,4,1,2,3,4,1,2,3,4}'::int[])
+      WITH ORDINALITY AS m(metric, q, i)
+    ORDER BY m.i)
   FROM n
   $q$;
 BEGIN
@@ -142,35 +163,52 @@ BEGIN
         gift_amount_total_cents, gift_amount_365d_cents, largest_gift_cents,
         last_gift_amount_cents, first_gift_on, last_gift_on, recurring_active,
         recurring_monthly_cents, next_change_on)
-      %s$q$, format(v_rows_sql, '', '')) USING v_today;
+      %s$q$, format(v_rows_sql, '', '', '')) USING v_today;
+    TRUNCATE segments.rfm_counts;
+    EXECUTE format('WITH x AS (SELECT f.gift_count, f.last_gift_on, f.gift_amount_total_cents AS total '
+                   'FROM segments.donor_facts f), %s SELECT 1',
+                   format(v_counts_sql, 'x', '+'));
     PERFORM set_config('enable_nestloop', v_nestloop, true);
     ANALYZE segments.donor_facts;
     v_ids := NULL;
   ELSE
-    DELETE FROM segments.donor_facts f WHERE f.donor_id = ANY (v_ids);
+    -- Out with the donors' old rows and their RFM counts, in with the new ones. By index: the
+    -- donors are few (at most a fifth).
+    EXECUTE format('WITH x AS (DELETE FROM segments.donor_facts f USING unnest($1) AS i(id) '
+                   'WHERE f.donor_id = i.id RETURNING f.gift_count, f.last_gift_on, '
+                   'f.gift_amount_total_cents AS total), %s SELECT 1',
+                   format(v_counts_sql, 'x', '-'))
+      USING v_ids;
     EXECUTE format($q$
-      INSERT INTO segments.donor_facts (donor_id, gift_count, gift_count_365d,
-        gift_amount_total_cents, gift_amount_365d_cents, largest_gift_cents,
-        last_gift_amount_cents, first_gift_on, last_gift_on, recurring_active,
-        recurring_monthly_cents, next_change_on)
-      %s$q$, format(v_rows_sql, 'AND gi.donor_id = ANY ($2)', 'AND rc.donor_id = ANY ($2)'))
+      WITH x AS (
+        INSERT INTO segments.donor_facts (donor_id, gift_count, gift_count_365d,
+          gift_amount_total_cents, gift_amount_365d_cents, largest_gift_cents,
+          last_gift_amount_cents, first_gift_on, last_gift_on, recurring_active,
+          recurring_monthly_cents, next_change_on)
+        %s
+        RETURNING gift_count, last_gift_on, gift_amount_total_cents AS total
+      ), %s SELECT 1$q$,
+      format(v_rows_sql, 'AND gi.donor_id = ANY ($2)', 'AND rc.donor_id = ANY ($2)',
+             'AND d.id = ANY ($2)'),
+      format(v_counts_sql, 'x', '+'))
       USING v_today, v_ids;
+    DELETE FROM segments.rfm_counts c WHERE c.n = 0;
   END IF;
 
-  -- The quintile boundaries: one pass over the rollups (the quintiles themselves are computed
-  -- by the rules from them, so no row is rewritten when a boundary moves).
-  EXECUTE v_bounds_sql INTO v_rows, v_bounds;
+  -- The quintile boundaries, from the counts (the quintiles themselves are computed by the
+  -- rules from them, so no row is rewritten when a boundary moves).
+  EXECUTE v_bounds_sql INTO v_rows, v_mean, v_bounds;
 
   INSERT INTO segments.facts_state AS s (singleton, as_of, built_at, donors, duration_ms,
-                                         full_built_at, rfm_bounds, recomputed)
+                                         full_built_at, rfm_bounds, recomputed, mean_gift_cents)
   VALUES (true, v_today, clock_timestamp(), v_rows,
           (extract(epoch FROM clock_timestamp() - v_start) * 1000)::bigint,
           CASE WHEN v_full THEN clock_timestamp() ELSE v_state.full_built_at END, v_bounds,
-          COALESCE(cardinality(v_ids), v_rows))
+          COALESCE(cardinality(v_ids), v_rows), v_mean)
   ON CONFLICT (singleton) DO UPDATE SET as_of = EXCLUDED.as_of, built_at = EXCLUDED.built_at,
     donors = EXCLUDED.donors, duration_ms = EXCLUDED.duration_ms,
     full_built_at = EXCLUDED.full_built_at, rfm_bounds = EXCLUDED.rfm_bounds,
-    recomputed = EXCLUDED.recomputed;
+    recomputed = EXCLUDED.recomputed, mean_gift_cents = EXCLUDED.mean_gift_cents;
   RETURN QUERY SELECT v_today, v_full, COALESCE(cardinality(v_ids), v_rows)::bigint;
 END
 $fn$;
