@@ -198,7 +198,10 @@ class Compiler {
     }
     if (v.HasMember("not")) {
       only_keys(v, path, {"not"});
-      return "(NOT " + node(v["not"], path + ".not", depth + 1) + ")";
+      ++negations_;
+      auto inner = node(v["not"], path + ".not", depth + 1);
+      --negations_;
+      return "(NOT " + inner + ")";
     }
     if (v.HasMember("consent")) {
       only_keys(v, path, {"consent"});
@@ -404,7 +407,7 @@ class Compiler {
       if (!ok) return "false";
       list += "]";
       if (ref->is_list) return "(" + x + " && " + list + ")";
-      return "COALESCE(" + x + " = ANY(" + list + "), false)";
+      return comparison(x + " = ANY(" + list + ")");
     }
     if (op == "between") {
       if (!value->IsArray() || value->Size() != 2) {
@@ -420,14 +423,24 @@ class Compiler {
       }
       auto l = bind(std::move(*lo), kind);
       auto h = bind(std::move(*hi), kind);
-      return "COALESCE(" + x + " BETWEEN " + l + " AND " + h + ", false)";
+      return comparison(x + " BETWEEN " + l + " AND " + h);
     }
     auto t = value_text(*value, kind, vpath);
     if (!t) return "false";
     const std::string b = bind(std::move(*t), kind);
     if (op == "contains") return "(" + x + " @> ARRAY[" + b + "])";
     const std::string sql_op = op == "!=" ? "<>" : op;
-    return "COALESCE(" + x + " " + sql_op + " " + b + ", false)";
+    return comparison(x + " " + sql_op + " " + b);
+  }
+
+  // A comparison with a missing value is false. Under a `not`, NULL must become false first
+  // (NOT NULL is NULL: the donor would be in neither the rule nor its negation). Outside any
+  // `not`, the plain comparison filters exactly the same donors (AND and OR of NULL and false
+  // never give true, and WHERE keeps only true), and it lets PostgreSQL see that a condition on
+  // the rollups or a score cannot hold for a donor without them: the LEFT JOIN becomes an inner
+  // join, filtered before it is joined, instead of every donor joined with every rollup.
+  std::string comparison(const std::string& expr) const {
+    return negations_ == 0 ? "(" + expr + ")" : "COALESCE(" + expr + ", false)";
   }
 
   static bool out_of_order(const std::string& lo, const std::string& hi, ValueKind kind) {
@@ -452,6 +465,7 @@ class Compiler {
   std::vector<std::string> targets_;
   std::size_t conditions_ = 0;
   bool too_many_ = false;
+  int negations_ = 0;  // how many `not`s the node being compiled is under
 };
 
 }  // namespace

@@ -36,6 +36,8 @@ DECLARE
   v_bounds  bigint[];
   v_mean    float8;
   v_nestloop text;
+  v_hashjoin text;
+  v_mergejoin text;
   -- The donors' rollups from the gifts and recurring commitments; %1$s, %2$s and %3$s restrict
   -- the gifts, the recurring commitments and the donors (empty for all), $1 is the day, $2 the
   -- donors.
@@ -172,13 +174,19 @@ BEGIN
     ANALYZE segments.donor_facts;
     v_ids := NULL;
   ELSE
-    -- Out with the donors' old rows and their RFM counts, in with the new ones. By index: the
-    -- donors are few (at most a fifth).
+    -- Out with the donors' old rows and their RFM counts, in with the new ones. The old rows
+    -- by their key: the planner would rather hash the whole table, which costs more than a few
+    -- thousand index probes.
+    v_hashjoin := current_setting('enable_hashjoin');
+    v_mergejoin := current_setting('enable_mergejoin');
+    PERFORM set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true);
     EXECUTE format('WITH x AS (DELETE FROM segments.donor_facts f USING unnest($1) AS i(id) '
                    'WHERE f.donor_id = i.id RETURNING f.gift_count, f.last_gift_on, '
                    'f.gift_amount_total_cents AS total), %s SELECT 1',
                    format(v_counts_sql, 'x', '-'))
       USING v_ids;
+    PERFORM set_config('enable_hashjoin', v_hashjoin, true),
+            set_config('enable_mergejoin', v_mergejoin, true);
     EXECUTE format($q$
       WITH x AS (
         INSERT INTO segments.donor_facts (donor_id, gift_count, gift_count_365d,
