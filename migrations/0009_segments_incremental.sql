@@ -154,3 +154,8 @@ CREATE TRIGGER segments_changed_donor AFTER UPDATE OF erased_at, merged_into ON 
   FOR EACH ROW
   WHEN (OLD.erased_at IS DISTINCT FROM NEW.erased_at OR OLD.merged_into IS DISTINCT FROM NEW.merged_into)
   EXECUTE FUNCTION segments.note_changed_donor();
+
+-- Matching writes up to millions of assignments per run with COPY; the unique key's text
+-- comparisons of campaign_ref cost most of it under the database's default collation. The refs
+-- are identifiers, compared only for equality: byte order is all they need.
+ALTER TABLE segments.assignments ALTER COLUMN campaign_ref TYPE text COLLATE "C";
