@@ -230,9 +230,9 @@ service's job connections. The first refresh builds \`segments.donor_facts\` for
 membership with its history; after ingest-like writes (new gifts for 1 % of the donors in
 batches of 1,000, refunds for 0.1 %, one recurring gift) the next refresh recomputes only the
 changed donors (recorded by migration 0009's triggers). Ingest's cost of the triggers is timed
-with and without them: gifts for 10 % of the donors, in batches of 1,000, rolled back. Matching: 5 campaigns
-(capacities 150,000 / 150,000 / 100,000 / 100,000 / 50,000; post and e-mail), one ask per
-donor, a 30-day rest period, 10 % holdout. Alone: \`GABE_BENCH_DOCS=- bench/segments_bench.sh build/bin\`.
+with and without them: gifts for 10 % of the donors, in batches of 1,000, rolled back.
+Matching: 5 campaigns (capacities 150,000 / 150,000 / 100,000 / 100,000 / 50,000; post and
+e-mail), one ask per donor, a 30-day rest period, 10 % holdout. Alone: \`GABE_BENCH_DOCS=- bench/segments_bench.sh build/bin\`.
 EOF
 )
   "$ROOT/bench/write_section.py" "$DOCS" "$SECTION"
