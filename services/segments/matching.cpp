@@ -7,6 +7,39 @@
 
 namespace gabe::segments {
 
+namespace {
+
+// Asks per donor: a plain array over the range of donor ids when that is dense enough (a
+// database's ids usually are), else a hash map. Millions of lookups per run.
+class AskCounter {
+ public:
+  explicit AskCounter(const std::vector<Candidate>& candidates) {
+    if (candidates.empty()) return;
+    auto [lo, hi] = std::minmax_element(
+        candidates.begin(), candidates.end(),
+        [](const Candidate& a, const Candidate& b) { return a.donor_id < b.donor_id; });
+    const auto span =
+        static_cast<std::uint64_t>(hi->donor_id) - static_cast<std::uint64_t>(lo->donor_id);
+    if (span < 4 * candidates.size() + (1U << 20)) {
+      base_ = lo->donor_id;
+      dense_.assign(span + 1, 0);
+    } else {
+      sparse_.reserve(candidates.size());
+    }
+  }
+  std::int64_t& operator[](std::int64_t donor) {
+    if (!dense_.empty()) return dense_[static_cast<std::size_t>(donor - base_)];
+    return sparse_[donor];
+  }
+
+ private:
+  std::int64_t base_ = 0;
+  std::vector<std::int64_t> dense_;
+  std::unordered_map<std::int64_t, std::int64_t> sparse_;
+};
+
+}  // namespace
+
 MatchResult greedy_match(std::vector<Candidate> candidates,
                          const std::vector<std::int64_t>& capacities, std::int64_t max_asks) {
   MatchResult out;
@@ -31,8 +64,7 @@ MatchResult greedy_match(std::vector<Candidate> candidates,
     for (const auto cap : capacities) total_capacity += cap;
     std::vector<std::int64_t> rank(capacities.size(), 0);
     double campaign_bound = 0;
-    std::unordered_map<std::int64_t, std::int64_t> asks;
-    asks.reserve(candidates.size());
+    AskCounter asks(candidates);
     double donor_bound = 0;
     for (const auto& c : candidates) {
       if (rank[c.campaign]++ >= total_capacity) continue;
@@ -49,8 +81,7 @@ MatchResult greedy_match(std::vector<Candidate> candidates,
   }
 
   std::vector<std::int64_t> left(capacities);
-  std::unordered_map<std::int64_t, std::int64_t> asks;
-  asks.reserve(candidates.size());
+  AskCounter asks(candidates);
   for (const auto& c : candidates) {
     if (left[c.campaign] <= 0) continue;
     auto& n = asks[c.donor_id];

@@ -51,9 +51,10 @@ inline constexpr const char* kDeleteSegment =
     "WITH m AS (DELETE FROM segments.memberships WHERE segment_id = $1) "
     "DELETE FROM segments.segments WHERE id = $1";
 
-// $1 max age in seconds -> (as_of, rebuilt).
+// $1 max age of a full rebuild in seconds (0: none) -> (as_of, rebuilt in full, donors
+// recomputed).
 inline constexpr const char* kEnsureFacts =
-    "SELECT as_of::text, rebuilt FROM segments.ensure_donor_facts($1::integer)";
+    "SELECT as_of::text, rebuilt, recomputed FROM segments.ensure_donor_facts($1::integer)";
 
 // $1 segment, $2 actor, $3 facts as of -> refresh id.
 inline constexpr const char* kStartRefresh =
@@ -153,17 +154,16 @@ FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[], $6::bigint[]) WITH
 // -> (target position, channel position, donor, score, expected gift in cents).
 // Eligible: not erased, not merged away, not a placeholder, consent for the channel granted, a
 // current score for the target, no appeal in the rest period. Expected gift: the donor's mean
-// completed gift, else the mean gift of all donors (float8: the service computes score x
-// expected gift - cost from the exact value PostgreSQL writes).
+// completed gift, else the mean gift of all donors (kept with the rollups by
+// segments.ensure_donor_facts; float8: the service computes score x expected gift - cost from
+// the exact value PostgreSQL writes).
 inline constexpr const char* kCandidates = R"sql(
 WITH t AS (
   SELECT * FROM unnest($1::text[]) WITH ORDINALITY AS t(target, pos)
 ), ch AS (
   SELECT * FROM unnest($2::text[]) WITH ORDINALITY AS ch(channel, pos)
 ), mean AS (
-  SELECT COALESCE(sum(f.gift_amount_total_cents)::float8 / NULLIF(sum(f.gift_count), 0), 0)
-           AS cents
-  FROM segments.donor_facts f
+  SELECT fs.mean_gift_cents AS cents FROM segments.facts_state fs
 ), eligible AS (
   SELECT d.id AS donor_id,
          COALESCE(f.gift_amount_total_cents::float8 / NULLIF(f.gift_count, 0), mean.cents)

@@ -13,6 +13,26 @@ namespace gabe::segments {
 
 namespace {
 
+// Day counts are relative to the day the rollups are as of (one value per statement, an
+// InitPlan): the rollups store dates, so a new day does not make every row stale.
+constexpr std::string_view kDaysSinceLastGift =
+    "((SELECT fs.as_of FROM segments.facts_state fs) - f.last_gift_on)";
+constexpr std::string_view kDaysSinceFirstGift =
+    "((SELECT fs.as_of FROM segments.facts_state fs) - f.first_gift_on)";
+
+// RFM quintiles from the boundaries segments.ensure_donor_facts() stores (four per ranking,
+// ascending, -1 for none): quintile = 1 + the number of boundaries below the value, for donors
+// with completed gifts. The boundaries are read once per statement (an InitPlan).
+constexpr std::string_view kRfmR =
+    "CASE WHEN f.gift_count > 0 THEN 1 + width_bucket((f.last_gift_on - DATE '1900-01-01') - 1, "
+    "(SELECT fs.rfm_bounds[1:4] FROM segments.facts_state fs)) END";
+constexpr std::string_view kRfmF =
+    "CASE WHEN f.gift_count > 0 THEN 1 + width_bucket(f.gift_count::bigint - 1, "
+    "(SELECT fs.rfm_bounds[5:8] FROM segments.facts_state fs)) END";
+constexpr std::string_view kRfmM =
+    "CASE WHEN f.gift_count > 0 THEN 1 + width_bucket(f.gift_amount_total_cents - 1, "
+    "(SELECT fs.rfm_bounds[9:12] FROM segments.facts_state fs)) END";
+
 // SQL for every rule field of the shared catalogue, by name. A catalogue entry marked
 // rule_field without a row here is reported by is_computable() and fails a unit test.
 constexpr std::array kCatalogueSql{
@@ -25,7 +45,7 @@ constexpr std::array kCatalogueSql{
     RuleField{"last_gift_amount", FeatureType::money, "f.last_gift_amount_cents", ""},
     RuleField{"first_gift_on", FeatureType::date, "f.first_gift_on", ""},
     RuleField{"last_gift_on", FeatureType::date, "f.last_gift_on", ""},
-    RuleField{"days_since_last_gift", FeatureType::days, "f.days_since_last_gift", ""},
+    RuleField{"days_since_last_gift", FeatureType::days, kDaysSinceLastGift, ""},
     RuleField{"recurring_active", FeatureType::boolean, "COALESCE(f.recurring_active, false)", ""},
     RuleField{"recurring_monthly_amount", FeatureType::money,
               "COALESCE(f.recurring_monthly_cents, 0)", ""},
@@ -36,13 +56,13 @@ constexpr std::array kCatalogueSql{
 
 // The segments service's own rollups, for the built-in RFM and lifecycle segments.
 constexpr std::array kSegmentAttributes{
-    RuleField{"days_since_first_gift", FeatureType::days, "f.days_since_first_gift",
+    RuleField{"days_since_first_gift", FeatureType::days, kDaysSinceFirstGift,
               "Days since the first completed gift"},
-    RuleField{"rfm_r", FeatureType::number, "f.rfm_r",
+    RuleField{"rfm_r", FeatureType::number, kRfmR,
               "Recency quintile among donors with gifts: 5 = most recent last gift"},
-    RuleField{"rfm_f", FeatureType::number, "f.rfm_f",
+    RuleField{"rfm_f", FeatureType::number, kRfmF,
               "Frequency quintile (completed gifts, all time): 5 = most gifts"},
-    RuleField{"rfm_m", FeatureType::number, "f.rfm_m",
+    RuleField{"rfm_m", FeatureType::number, kRfmM,
               "Monetary quintile (sum of completed gifts): 5 = highest sum"},
 };
 
@@ -180,7 +200,10 @@ class Compiler {
     }
     if (v.HasMember("not")) {
       only_keys(v, path, {"not"});
-      return "(NOT " + node(v["not"], path + ".not", depth + 1) + ")";
+      ++negations_;
+      auto inner = node(v["not"], path + ".not", depth + 1);
+      --negations_;
+      return "(NOT " + inner + ")";
     }
     if (v.HasMember("consent")) {
       only_keys(v, path, {"consent"});
@@ -385,7 +408,7 @@ class Compiler {
       if (!ok) return "false";
       list += "]";
       if (ref->is_list) return "(" + x + " && " + list + ")";
-      return "COALESCE(" + x + " = ANY(" + list + "), false)";
+      return comparison(x + " = ANY(" + list + ")");
     }
     if (op == "between") {
       if (!value->IsArray() || value->Size() != 2) {
@@ -401,14 +424,24 @@ class Compiler {
       }
       auto l = bind(std::move(*lo), kind);
       auto h = bind(std::move(*hi), kind);
-      return "COALESCE(" + x + " BETWEEN " + l + " AND " + h + ", false)";
+      return comparison(x + " BETWEEN " + l + " AND " + h);
     }
     auto t = value_text(*value, kind, vpath);
     if (!t) return "false";
     const std::string b = bind(std::move(*t), kind);
     if (op == "contains") return "(" + x + " @> ARRAY[" + b + "])";
     const std::string sql_op = op == "!=" ? "<>" : op;
-    return "COALESCE(" + x + " " + sql_op + " " + b + ", false)";
+    return comparison(x + " " + sql_op + " " + b);
+  }
+
+  // A comparison with a missing value is false. Under a `not`, NULL must become false first
+  // (NOT NULL is NULL: the donor would be in neither the rule nor its negation). Outside any
+  // `not`, the plain comparison filters exactly the same donors (AND and OR of NULL and false
+  // never give true, and WHERE keeps only true), and it lets PostgreSQL see that a condition on
+  // the rollups or a score cannot hold for a donor without them: the LEFT JOIN becomes an inner
+  // join, filtered before it is joined, instead of every donor joined with every rollup.
+  std::string comparison(const std::string& expr) const {
+    return negations_ == 0 ? "(" + expr + ")" : "COALESCE(" + expr + ", false)";
   }
 
   static bool out_of_order(const std::string& lo, const std::string& hi, ValueKind kind) {
@@ -433,6 +466,7 @@ class Compiler {
   std::vector<std::string> targets_;
   std::size_t conditions_ = 0;
   bool too_many_ = false;
+  int negations_ = 0;  // how many `not`s the node being compiled is under
 };
 
 }  // namespace

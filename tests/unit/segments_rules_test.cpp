@@ -274,6 +274,29 @@ TEST(SegmentMatching, RandomCasesNeverBreakTheConstraintsOrTheBound) {
   }
 }
 
+TEST(SegmentMatching, SparseDonorIdsGiveTheSameChoice) {
+  // Dense ids count asks in an array, ids spread far apart in a hash map: the same choice.
+  std::mt19937 rng(11);
+  std::vector<Candidate> dense, sparse;
+  for (std::int64_t d = 1; d <= 300; ++d) {
+    for (std::size_t k = 0; k < 3; ++k) {
+      const auto v = static_cast<double>(rng() % 1000) - 100;
+      dense.push_back({d, k, v});
+      sparse.push_back({d * 1000000007LL, k, v});
+    }
+  }
+  const auto a = greedy_match(dense, {50, 80, 120}, 2);
+  const auto b = greedy_match(sparse, {50, 80, 120}, 2);
+  ASSERT_EQ(a.assignments.size(), b.assignments.size());
+  ASSERT_GT(a.assignments.size(), 100u);
+  for (std::size_t i = 0; i < a.assignments.size(); ++i) {
+    EXPECT_EQ(a.assignments[i].donor_id * 1000000007LL, b.assignments[i].donor_id);
+    EXPECT_EQ(a.assignments[i].campaign, b.assignments[i].campaign);
+  }
+  EXPECT_DOUBLE_EQ(a.value, b.value);
+  EXPECT_DOUBLE_EQ(a.upper_bound, b.upper_bound);
+}
+
 TEST(SegmentMatching, HoldoutsHaveTheirSizeAndFollowTheSeed) {
   std::vector<Candidate> cands;
   for (std::int64_t d = 1; d <= 200; ++d) cands.push_back({d, static_cast<std::size_t>(d % 2), 10});
