@@ -7,18 +7,16 @@
 #include <charconv>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdlib>
 #include <memory>
-#include <mutex>
 #include <random>
 #include <span>
-#include <thread>
 #include <typeinfo>
 
 #include "csv.hpp"
 #include "gabe/json.hpp"
 #include "gabe/log.hpp"
+#include "gabe/periodic.hpp"
 #include "gabe/targets.hpp"
 #include "gabe/values.hpp"
 #include "matching.hpp"
@@ -280,17 +278,16 @@ class SegmentsApi {
                                            "Rows exported, by kind (segment, matching) and format",
                                            {"kind", "format"})),
         refresh_interval_(ctx.settings.integer("GABE_SEGMENTS_REFRESH_INTERVAL")) {
-    if (refresh_interval_ > 0) scheduler_ = std::thread([this] { refresh_builtins_loop(); });
+    if (refresh_interval_ > 0)
+      scheduler_.start(
+          std::chrono::seconds(refresh_interval_), "built-in segment refresh failed",
+          [this] {
+            refresh_builtins();
+            return false;
+          },
+          PeriodicWorker::First::after_interval);
   }
 
-  ~SegmentsApi() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    wake_.notify_all();
-    if (scheduler_.joinable()) scheduler_.join();
-  }
   SegmentsApi(const SegmentsApi&) = delete;
   SegmentsApi& operator=(const SegmentsApi&) = delete;
 
@@ -795,39 +792,27 @@ class SegmentsApi {
 
   // Keeps the built-in segments fresh: every GABE_SEGMENTS_REFRESH_INTERVAL seconds, the first
   // time one interval after start. A failure is logged and tried again next time.
-  void refresh_builtins_loop() {
-    std::unique_lock lock(mutex_);
-    while (!wake_.wait_for(lock, std::chrono::seconds(refresh_interval_),
-                           [this] { return stopping_; })) {
-      lock.unlock();
-      const auto start = Clock::now();
-      std::int64_t refreshed = 0;
-      try {
-        const auto ids = jobs_.run([](pqxx::connection& c) {
-          pqxx::nontransaction tx(c);
-          std::vector<std::int64_t> out;
-          for (const auto& row : tx.exec(sql::kBuiltinIds))
-            out.push_back(row[0].as<std::int64_t>());
-          return out;
-        });
-        for (auto id : ids) {
-          if (stop_requested()) break;
-          refresh_segment(id, "scheduler");
-          ++refreshed;
-        }
-        log::info("built-in segments refreshed",
-                  {{"segments", refreshed}, {"duration_ms", elapsed_ms(start)}});
-      } catch (const std::exception& e) {
-        log::warn("built-in segment refresh failed",
-                  {{"refreshed", refreshed}, {"kind", typeid(e).name()}});
+  void refresh_builtins() {
+    const auto start = Clock::now();
+    std::int64_t refreshed = 0;
+    try {
+      const auto ids = jobs_.run([](pqxx::connection& c) {
+        pqxx::nontransaction tx(c);
+        std::vector<std::int64_t> out;
+        for (const auto& row : tx.exec(sql::kBuiltinIds)) out.push_back(row[0].as<std::int64_t>());
+        return out;
+      });
+      for (auto id : ids) {
+        if (scheduler_.stopping()) break;
+        refresh_segment(id, "scheduler");
+        ++refreshed;
       }
-      lock.lock();
+      log::info("built-in segments refreshed",
+                {{"segments", refreshed}, {"duration_ms", elapsed_ms(start)}});
+    } catch (const std::exception& e) {
+      log::warn("built-in segment refresh failed",
+                {{"refreshed", refreshed}, {"kind", typeid(e).name()}});
     }
-  }
-
-  bool stop_requested() {
-    std::lock_guard lock(mutex_);
-    return stopping_;
   }
 
   static void lock_editable(pqxx::work& tx, std::int64_t id) {
@@ -880,10 +865,7 @@ class SegmentsApi {
   Histogram match_seconds_;
   Counter exported_rows_;
   long refresh_interval_;
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  bool stopping_ = false;
-  std::thread scheduler_;  // last: started once everything it uses exists
+  PeriodicWorker scheduler_;  // last: started once everything it uses exists
 };
 
 }  // namespace

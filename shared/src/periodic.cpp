@@ -17,10 +17,10 @@ PeriodicWorker::~PeriodicWorker() {
   if (thread_.joinable()) thread_.join();
 }
 
-void PeriodicWorker::start(std::chrono::milliseconds interval, std::string failure, Round round) {
-  thread_ = std::thread([this, interval, failure = std::move(failure), round = std::move(round)] {
-    run(interval, failure, round);
-  });
+void PeriodicWorker::start(std::chrono::milliseconds interval, std::string failure, Round round,
+                           First first) {
+  thread_ = std::thread([this, interval, failure = std::move(failure), round = std::move(round),
+                         first] { run(interval, failure, round, first); });
 }
 
 void PeriodicWorker::wake() {
@@ -36,8 +36,16 @@ bool PeriodicWorker::stopping() {
   return stop_;
 }
 
+bool PeriodicWorker::wait(std::chrono::milliseconds interval) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  wake_.wait_for(lock, interval, [this] { return stop_ || woken_; });
+  woken_ = false;
+  return !stop_;
+}
+
 void PeriodicWorker::run(std::chrono::milliseconds interval, const std::string& failure,
-                         const Round& round) {
+                         const Round& round, First first) {
+  if (first == First::after_interval && !wait(interval)) return;
   for (;;) {
     bool more = false;
     try {
@@ -45,12 +53,7 @@ void PeriodicWorker::run(std::chrono::milliseconds interval, const std::string& 
     } catch (const std::exception& e) {
       log::warn(failure, {{"kind", typeid(e).name()}});
     }
-    std::unique_lock<std::mutex> lock(mutex_);
-    if (stop_) return;
-    if (more) continue;
-    wake_.wait_for(lock, interval, [this] { return stop_ || woken_; });
-    woken_ = false;
-    if (stop_) return;
+    if (more ? stopping() : !wait(interval)) return;
   }
 }
 

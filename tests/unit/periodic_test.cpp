@@ -78,6 +78,22 @@ TEST(PeriodicWorker, DestroyingItStopsALongRoundBetweenItsSteps) {
   EXPECT_LT(std::chrono::steady_clock::now() - started, 30s);
 }
 
+TEST(PeriodicWorker, AFirstRoundAfterTheIntervalWaitsForIt) {
+  std::atomic<int> rounds{0};
+  PeriodicWorker worker;
+  worker.start(
+      1h, "test round failed",
+      [&] {
+        ++rounds;
+        return false;
+      },
+      PeriodicWorker::First::after_interval);
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(rounds.load(), 0) << "the first round ran at start";
+  worker.wake();
+  ASSERT_TRUE(wait_for(rounds, 1));
+}
+
 TEST(PeriodicWorker, AWorkerNeverStartedIsDestroyedQuietly) {
   PeriodicWorker worker;
 }
