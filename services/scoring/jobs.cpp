@@ -147,7 +147,9 @@ void Worker::work_loop() {
     {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      // Stopping, work still queued is run too: it sees stop_ and marks its model or run
+      // failed at once, rather than leaving it "training" until the next start.
+      if (queue_.empty()) return;
       job = std::move(queue_.front());
       queue_.pop_front();
     }

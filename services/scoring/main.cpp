@@ -11,6 +11,10 @@ int main(int argc, char** argv) {
   gabe::ServiceSpec spec;
   spec.name = "scoring";
   spec.default_port = 8082;
+  // Online scores are short indexed reads: on few cores, fewer threads and connections keep
+  // their tail latency low (docs/operations.md, "Sizing workers and connections").
+  spec.default_workers = 8;
+  spec.default_pool_size = 8;
   spec.help =
       "gabe-scoring trains propensity models (give, lapse) with XGBoost, keeps their model cards,\n"
       "and scores every eligible donor with exact reasons, on GABE_SCORING_SCHEDULE and on "

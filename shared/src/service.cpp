@@ -120,7 +120,8 @@ std::int64_t parse_id(std::string_view text) {
   return v;
 }
 
-config::SettingsTable common_settings(std::uint16_t default_port) {
+config::SettingsTable common_settings(std::uint16_t default_port, long default_workers,
+                                      long default_pool_size) {
   using namespace config;
   return {
       text_setting("GABE_DATABASE_URL", "", "libpq URI or conninfo of the database"),
@@ -128,7 +129,8 @@ config::SettingsTable common_settings(std::uint16_t default_port) {
                        "host:port to listen on; the host an IP address or localhost"),
       choice_setting("GABE_LOG_LEVEL", "info", {"debug", "info", "warn", "error"},
                      "least level logged, as JSON lines on stderr"),
-      integer_setting("GABE_HTTP_WORKERS", 64, 1, 512, "worker threads that run handlers"),
+      integer_setting("GABE_HTTP_WORKERS", default_workers, 1, 512,
+                      "worker threads that run handlers"),
       integer_setting("GABE_HTTP_IO_THREADS", 1, 1, 64, "I/O threads"),
       integer_setting("GABE_HTTP_BODY_LIMIT", 1 << 20, 1024, 64 << 20,
                       "largest request body in bytes"),
@@ -139,13 +141,14 @@ config::SettingsTable common_settings(std::uint16_t default_port) {
       integer_setting("GABE_HTTP_MAX_CONNECTIONS", 2048, 1, 100000,
                       "open connections at most; unset, also at most the file limit minus "
                       "GABE_DB_POOL_SIZE minus 64"),
-      integer_setting("GABE_DB_POOL_SIZE", 16, 1, 500, "database connections at most"),
+      integer_setting("GABE_DB_POOL_SIZE", default_pool_size, 1, 500,
+                      "database connections at most"),
   };
 }
 
 int run_service(int argc, char** argv, const ServiceSpec& spec) {
   const std::string binary = "gabe-" + spec.name;
-  auto table = common_settings(spec.default_port);
+  auto table = common_settings(spec.default_port, spec.default_workers, spec.default_pool_size);
   table.insert(table.end(), spec.settings.begin(), spec.settings.end());
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];

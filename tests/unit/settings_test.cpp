@@ -99,6 +99,14 @@ TEST(Settings, CommonDefaultsAreTheDocumentedOnes) {
   EXPECT_EQ(s.integer("GABE_HTTP_WORKERS"), 64);
   EXPECT_EQ(s.endpoint("GABE_LISTEN").port, 8081);
   EXPECT_EQ(s.endpoint("GABE_LISTEN").host, "127.0.0.1");
+  EXPECT_EQ(s.integer("GABE_DB_POOL_SIZE"), 16);
+  // gabe-scoring's own defaults (services/scoring/main.cpp), still overridable.
+  auto scoring = Settings::from_env(common_settings(8082, 8, 8));
+  EXPECT_EQ(scoring.integer("GABE_HTTP_WORKERS"), 8);
+  EXPECT_EQ(scoring.integer("GABE_DB_POOL_SIZE"), 8);
+  setenv("GABE_DB_POOL_SIZE", "12", 1);
+  EXPECT_EQ(Settings::from_env(common_settings(8082, 8, 8)).integer("GABE_DB_POOL_SIZE"), 12);
+  unsetenv("GABE_DB_POOL_SIZE");
 }
 
 TEST(Settings, HelpListsEverySettingWithItsDefault) {

@@ -28,6 +28,10 @@ struct ServiceContext {
 struct ServiceSpec {
   std::string name;                // e.g. "ingest"
   std::uint16_t default_port = 0;  // e.g. 8081
+  // GABE_HTTP_WORKERS and GABE_DB_POOL_SIZE when unset: many for a service whose requests wait
+  // on batched writes (ingest), few for one that answers short reads on few cores (scoring).
+  long default_workers = 64;
+  long default_pool_size = 16;
   std::string help;                // --help text before the list of settings
   config::SettingsTable settings;  // the service's own GABE_<NAME>_* settings
   db::Pool::ConnectHook on_connect;
@@ -36,7 +40,8 @@ struct ServiceSpec {
 
 // The settings every service reads (GABE_DATABASE_URL, GABE_LISTEN, GABE_LOG_LEVEL,
 // GABE_HTTP_*, GABE_DB_POOL_SIZE); GABE_LISTEN defaults to 127.0.0.1:<default_port>.
-config::SettingsTable common_settings(std::uint16_t default_port);
+config::SettingsTable common_settings(std::uint16_t default_port, long default_workers = 64,
+                                      long default_pool_size = 16);
 
 // main() of a service: returns the process exit code.
 int run_service(int argc, char** argv, const ServiceSpec& spec);
